@@ -46,8 +46,13 @@ const (
 // Workload is one validated workload document. Paths inside it are absolute:
 // the parser resolves them against the directory of the manifest file.
 type Workload struct {
-	Name   string   `json:"name"`
-	Spec   Spec     `json:"spec"`
+	Name string `json:"name"`
+	// Labels are metadata.labels, Kubernetes-style key/value pairs that
+	// hybridd keeps but does not interpret.
+	Labels map[string]string `json:"labels,omitempty"`
+	Spec   Spec              `json:"spec"`
+	// Source is the start of the workload's document: its "---" line, or
+	// its first key when the document has no "---".
 	Source Position `json:"source"`
 }
 

@@ -1,0 +1,96 @@
+package wasmhost
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// The benchmarks print ns/op and allocs/op per message. Run them with
+//
+//	go test -run '^$' -bench . -benchmem ./wasmhost
+
+func benchmarkInvoke(b *testing.B, fixtureName string, cfg ModuleConfig, in Input) {
+	m := load(b, fixtureName, cfg)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Invoke(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkReactorCallWAT(b *testing.B) {
+	benchmarkInvoke(b, "reactor", ModuleConfig{}, Input{Topic: "sensors/a/telemetry", Payload: []byte("c")})
+}
+
+func BenchmarkReactorCallGo(b *testing.B) {
+	cfg := ModuleConfig{Env: map[string]string{"FIELD": "co2", "WINDOW": "10"}}
+	benchmarkInvoke(b, "moving-average", cfg, Input{Topic: "sensors/office-1/telemetry", Payload: []byte(officeReading)})
+}
+
+func BenchmarkCommandWAT(b *testing.B) {
+	benchmarkInvoke(b, "echo", ModuleConfig{}, Input{Topic: "sensors/a/telemetry", Payload: []byte(officeReading)})
+}
+
+func BenchmarkCommandGo(b *testing.B) {
+	cfg := ModuleConfig{Env: map[string]string{"FIELD": "co2", "ABOVE": "1000"}}
+	benchmarkInvoke(b, "threshold-alert", cfg, Input{Topic: "sensors/office-1/telemetry", Payload: []byte(officeReading)})
+}
+
+// spinIterations is the loop count of one spin call in the timeout
+// benchmarks; ns/op divided by it is the cost of one loop iteration.
+const spinIterations = 1_000_000
+
+// BenchmarkGuestLoop compares a CPU-bound guest loop in runtimes with and
+// without WithCloseOnContextDone, which makes every loop back-edge call
+// into the Go runtime to check whether the module was closed.
+func BenchmarkGuestLoop(b *testing.B) {
+	for _, tt := range []struct {
+		name      string
+		closeDone bool
+	}{
+		{"no timeout check", false},
+		{"WithCloseOnContextDone", true},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			config := wazero.NewRuntimeConfig().WithCloseOnContextDone(tt.closeDone)
+			benchmarkSpin(b, config, fixture(b, "spin"))
+		})
+	}
+
+	// The loop check that instrumentInterrupt inserts, in place of
+	// WithCloseOnContextDone.
+	b.Run("interrupt global", func(b *testing.B) {
+		instrumented, err := instrumentInterrupt(fixture(b, "spin"))
+		require.NoError(b, err)
+		benchmarkSpin(b, wazero.NewRuntimeConfig(), instrumented)
+	})
+}
+
+func benchmarkSpin(b *testing.B, config wazero.RuntimeConfig, wasm []byte) {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, config)
+	defer rt.Close(ctx)
+	guest, err := rt.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithName(""))
+	require.NoError(b, err)
+	spin := guest.ExportedFunction("spin")
+
+	// The sum of 0..n-1 checks that the loop ran to the end.
+	const want = spinIterations * (spinIterations - 1) / 2
+	stack := make([]uint64, 1)
+	for b.Loop() {
+		stack[0] = api.EncodeI64(spinIterations)
+		if err := spin.CallWithStack(ctx, stack); err != nil {
+			b.Fatal(err)
+		}
+		if stack[0] != want {
+			b.Fatalf("spin(%d) = %d, want %d", spinIterations, stack[0], want)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/spinIterations, "ns/iteration")
+}
