@@ -21,12 +21,14 @@ import (
 //
 // A Client is safe for concurrent use.
 type Client struct {
-	cfg    settings
-	log    *slog.Logger
-	conn   *autopaho.ConnectionManager
-	outbox *countingQueue
-	routes routeTable
-	stats  counters
+	cfg settings
+	log *slog.Logger
+	// conn is nil until Start; it is written once, under subscribeMu.
+	conn    atomic.Pointer[autopaho.ConnectionManager]
+	started chan struct{} // closed by Start
+	outbox  *countingQueue
+	routes  routeTable
+	stats   counters
 
 	// subIDsAvailable is false when the current connection's broker does
 	// not accept subscription identifiers, so routing matches topics.
@@ -71,22 +73,44 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.subIDsAvailable.Store(true)
 	c.retryLog.interval = retryLogInterval
 	c.life, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.started = make(chan struct{})
+	if s.deferConnect {
+		return c, nil
+	}
+	if err := c.Start(); err != nil {
+		c.cancel()
+		return nil, err
+	}
+	return c, nil
+}
 
+// Start begins connecting. Dial calls it unless Config.DeferConnect is set;
+// then the caller subscribes first and calls Start once, so that messages
+// of a resumed session find their handlers. A second call does nothing.
+func (c *Client) Start() error {
+	c.subscribeMu.Lock()
+	defer c.subscribeMu.Unlock()
+	if c.conn.Load() != nil {
+		return nil
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
 	conn, err := autopaho.NewConnection(c.life, c.autopahoConfig())
 	if err != nil {
-		c.cancel()
-		return nil, fmt.Errorf("start MQTT connection to %s: %w", s.brokerURL, err)
+		return fmt.Errorf("start MQTT connection to %s: %w", c.cfg.brokerURL, err)
 	}
-	c.conn = conn
-	c.log.Info("connecting to MQTT broker", "client", s.clientID)
-	return c, nil
+	c.conn.Store(conn)
+	close(c.started)
+	c.log.Info("connecting to MQTT broker", "client", c.cfg.clientID)
+	return nil
 }
 
 func (c *Client) autopahoConfig() autopaho.ClientConfig {
 	return autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{c.cfg.brokerURL},
 		KeepAlive:                     c.cfg.keepAlive,
-		CleanStartOnInitialConnection: true,
+		CleanStartOnInitialConnection: !c.cfg.resume,
 		SessionExpiryInterval:         c.cfg.sessionExpiry,
 		ReconnectBackoff: autopaho.NewExponentialBackoff(
 			minReconnectDelay, c.cfg.maxDelay, min(time.Second, c.cfg.maxDelay), 2),
@@ -98,10 +122,21 @@ func (c *Client) autopahoConfig() autopaho.ClientConfig {
 		OnConnectError:    c.onConnectError,
 		ConnectUsername:   c.cfg.username,
 		ConnectPassword:   c.cfg.password,
+		ConnectPacketBuilder: func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			if c.cfg.receiveMax > 0 {
+				if cp.Properties == nil {
+					cp.Properties = &paho.ConnectProperties{}
+				}
+				receiveMax := c.cfg.receiveMax
+				cp.Properties.ReceiveMaximum = &receiveMax
+			}
+			return cp, nil
+		},
 		ClientConfig: paho.ClientConfig{
-			ClientID:           c.cfg.clientID,
-			OnPublishReceived:  []func(paho.PublishReceived) (bool, error){c.route},
-			OnServerDisconnect: c.onServerDisconnect,
+			ClientID:                   c.cfg.clientID,
+			OnPublishReceived:          []func(paho.PublishReceived) (bool, error){c.route},
+			OnServerDisconnect:         c.onServerDisconnect,
+			EnableManualAcknowledgment: c.cfg.ackAfter,
 		},
 	}
 }
@@ -125,7 +160,12 @@ func (c *Client) AwaitConnection(ctx context.Context) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if err := c.conn.AwaitConnection(ctx); err != nil {
+	select {
+	case <-c.started:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for MQTT broker %s: %w (the client was not started)", c.cfg.brokerURL, ctx.Err())
+	}
+	if err := c.conn.Load().AwaitConnection(ctx); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("wait for MQTT broker %s: %w", c.cfg.brokerURL, ctx.Err())
 		}
@@ -155,7 +195,10 @@ func (c *Client) Close(ctx context.Context) error {
 			flushErr = fmt.Errorf("send queued publishes: %w", ctx.Err())
 		}
 	}
-	disconnectErr := c.conn.Disconnect(ctx)
+	var disconnectErr error
+	if conn := c.conn.Load(); conn != nil {
+		disconnectErr = conn.Disconnect(ctx)
+	}
 	c.cancel()
 	c.workers.Wait()
 	c.log.Info("disconnected from MQTT broker")

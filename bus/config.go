@@ -46,6 +46,24 @@ type Config struct {
 	// process. Empty keeps them in memory, where an outage longer than this
 	// process's life loses them.
 	QueueDir string
+	// ResumeSession makes the first connection resume the broker's session
+	// for ClientID instead of starting a clean one, so that QoS 1 and 2
+	// messages the broker kept while this process was down are delivered.
+	// Needs SessionExpiry above zero to matter.
+	ResumeSession bool
+	// AckAfterHandling delays the acknowledgement of each received QoS 1 or
+	// 2 message until every handler it was delivered to called
+	// Message.Done. A message still being handled when the connection or
+	// the process ends is redelivered by the broker, if it kept the session.
+	AckAfterHandling bool
+	// DeferConnect makes Dial return without connecting; the caller then
+	// calls Client.Start, typically after its first Subscribe calls.
+	DeferConnect bool
+	// ReceiveMaximum bounds the QoS 1 and 2 messages the broker sends
+	// before it has their acknowledgements [MQTT-3.1.2.11.3]. With
+	// AckAfterHandling it bounds the messages held by handlers. Zero
+	// means 65535.
+	ReceiveMaximum uint16
 	// Logger receives connection events and errors. Nil discards them.
 	Logger *slog.Logger
 }
@@ -60,16 +78,24 @@ type settings struct {
 	sessionExpiry uint32
 	maxDelay      time.Duration
 	queueDir      string
+	resume        bool
+	deferConnect  bool
+	ackAfter      bool
+	receiveMax    uint16
 	logger        *slog.Logger
 }
 
 // settings validates cfg and fills in its defaults.
 func (cfg Config) settings() (settings, error) {
 	s := settings{
-		clientID: cfg.ClientID,
-		queueDir: cfg.QueueDir,
-		logger:   cfg.Logger,
-		maxDelay: cfg.MaxReconnectDelay,
+		clientID:     cfg.ClientID,
+		queueDir:     cfg.QueueDir,
+		logger:       cfg.Logger,
+		maxDelay:     cfg.MaxReconnectDelay,
+		resume:       cfg.ResumeSession,
+		deferConnect: cfg.DeferConnect,
+		ackAfter:     cfg.AckAfterHandling,
+		receiveMax:   cfg.ReceiveMaximum,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -2,6 +2,10 @@ package bus
 
 import (
 	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/eclipse/paho.golang/paho"
 	"strings"
 	"unicode/utf8"
 )
@@ -22,6 +26,42 @@ type Message struct {
 	QoS byte
 	// Retain marks a message the broker stores for future subscribers.
 	Retain bool
+
+	// delivery is set on received messages whose acknowledgement waits for
+	// the handlers (Config.AckAfterHandling).
+	delivery *delivery
+}
+
+// Done tells the client that one handler has finished with a received
+// message. With Config.AckAfterHandling, a QoS 1 or 2 message is
+// acknowledged once every handler it was delivered to called Done; each
+// handler calls it exactly once, also when it drops the message. For other
+// messages Done does nothing.
+func (m Message) Done() {
+	if m.delivery != nil {
+		m.delivery.release()
+	}
+}
+
+// delivery counts the handlers still holding one received message.
+type delivery struct {
+	pending atomic.Int32
+	client  *paho.Client
+	packet  *paho.Publish
+	log     *slog.Logger
+}
+
+func (d *delivery) release() {
+	if d.pending.Add(-1) != 0 {
+		return
+	}
+	// paho sends acknowledgements in the order the messages arrived
+	// [MQTT-4.6.0-2], so a message handled early waits for those before it.
+	// An error means the connection that received the message is gone, and
+	// the broker redelivers it on the next one if it kept the session.
+	if err := d.client.Ack(d.packet); err != nil {
+		d.log.Debug("acknowledge message failed", "topic", d.packet.Topic, "error", err)
+	}
 }
 
 // validate checks m before it is published.

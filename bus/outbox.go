@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/eclipse/paho.golang/autopaho/queue"
-	"github.com/eclipse/paho.golang/autopaho/queue/file"
 	"github.com/eclipse/paho.golang/autopaho/queue/memory"
 )
 
@@ -20,7 +19,7 @@ func newOutbox(dir string) (*countingQueue, error) {
 	if dir == "" {
 		return &countingQueue{Queue: memory.New()}, nil
 	}
-	q, err := file.New(dir, "publish-", ".mqtt")
+	q, err := newFileQueue(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open publish queue directory %q: %w (check that it is writable)", dir, err)
 	}

@@ -20,6 +20,8 @@ var ErrClosed = errors.New("closed")
 type Queue struct {
 	mu      sync.RWMutex // guards closed against sends on a closed items
 	closed  bool
+	closing chan struct{} // closed first by Close, to release OfferWait
+	once    sync.Once
 	items   chan Message
 	dropped atomic.Uint64
 }
@@ -29,7 +31,7 @@ func NewQueue(capacity int) (*Queue, error) {
 	if capacity < 1 {
 		return nil, fmt.Errorf("invalid queue capacity %d: use 1 or more", capacity)
 	}
-	return &Queue{items: make(chan Message, capacity)}, nil
+	return &Queue{items: make(chan Message, capacity), closing: make(chan struct{})}, nil
 }
 
 // Offer appends m unless the queue is full or closed, and never blocks. It
@@ -50,9 +52,8 @@ func (q *Queue) Offer(m Message) bool {
 	}
 }
 
-// OfferWait appends m, waiting while the queue is full until ctx is done.
-// It returns false, and counts a drop, when m was not queued. Close waits
-// for a blocked OfferWait to finish.
+// OfferWait appends m, waiting while the queue is full. It returns false,
+// and counts a drop, when ctx ends or the queue is closed first.
 func (q *Queue) OfferWait(ctx context.Context, m Message) bool {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
@@ -63,10 +64,11 @@ func (q *Queue) OfferWait(ctx context.Context, m Message) bool {
 	select {
 	case q.items <- m:
 		return true
+	case <-q.closing:
 	case <-ctx.Done():
-		q.dropped.Add(1)
-		return false
 	}
+	q.dropped.Add(1)
+	return false
 }
 
 // Receive removes and returns the oldest message, waiting for one if the
@@ -103,6 +105,7 @@ func (q *Queue) Dropped() uint64 {
 // Close stops accepting messages. Messages already queued can still be
 // received. Close may be called more than once.
 func (q *Queue) Close() {
+	q.once.Do(func() { close(q.closing) })
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.closed {

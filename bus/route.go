@@ -70,12 +70,22 @@ func (t *routeTable) lookup(ids []int, topicName string) []*Subscription {
 	if len(ids) > 0 {
 		seen := make(map[int]bool, len(ids))
 		for _, id := range ids {
-			if e, ok := t.byID[id]; ok && !seen[id] {
-				seen[id] = true
+			e, ok := t.byID[id]
+			if !ok || seen[id] {
+				continue
+			}
+			seen[id] = true
+			// A resumed session may still hold a subscription of an
+			// earlier process under an identifier now used for another
+			// filter, so the topic must match too.
+			if _, match := e.parsed.Match(topicName); match {
 				out = append(out, e.subs...)
 			}
 		}
-		return out
+		if len(out) > 0 {
+			return out
+		}
+		// Only stale identifiers: route by topic instead.
 	}
 	for _, e := range t.byFilter {
 		if _, ok := e.parsed.Match(topicName); ok {
@@ -91,15 +101,25 @@ func (c *Client) route(pr paho.PublishReceived) (bool, error) {
 	c.stats.received.Add(1)
 	p := pr.Packet
 	msg := Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain}
+	if c.cfg.ackAfter && p.QoS > 0 {
+		msg.delivery = &delivery{client: pr.Client, packet: p, log: c.log}
+		// The extra hold keeps the count above zero until every handler
+		// has been called, even when one finishes at once.
+		msg.delivery.pending.Store(1)
+	}
 	subs := c.routes.lookup(subscriptionIDs(p.Properties), p.Topic)
 	delivered := false
 	for _, s := range subs {
 		if s.active.Load() {
 			c.stats.delivered.Add(1)
+			if msg.delivery != nil {
+				msg.delivery.pending.Add(1)
+			}
 			s.handler(msg)
 			delivered = true
 		}
 	}
+	msg.Done()
 	if !delivered {
 		c.stats.dropped.Add(1)
 		c.log.Debug("dropped message that matches no subscription", "topic", p.Topic)

@@ -77,10 +77,11 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos byte, handler
 	sub.active.Store(true)
 	delete(c.pendingUnsubscribes, filter)
 	entry, existed, changed := c.routes.add(filter, parsed, sub)
-	if !changed {
-		return sub, nil
+	conn := c.conn.Load()
+	if !changed || conn == nil {
+		return sub, nil // Start, or the next connection, subscribes it.
 	}
-	err = c.sendSubscribe(ctx, c.conn, entry, existed)
+	err = c.sendSubscribe(ctx, conn, entry, existed)
 	if isConnectionDown(err) {
 		c.log.Debug("not connected; filter will be subscribed on connection", "filter", filter)
 		return sub, nil
@@ -107,7 +108,11 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 	if last := c.routes.remove(s); !last || c.closed.Load() {
 		return nil
 	}
-	err := c.sendUnsubscribe(ctx, c.conn, s.filter)
+	conn := c.conn.Load()
+	if conn == nil {
+		return nil // Never sent to the broker.
+	}
+	err := c.sendUnsubscribe(ctx, conn, s.filter)
 	if isConnectionDown(err) {
 		// A kept session still holds the filter, so remove it on the next
 		// connection.

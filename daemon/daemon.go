@@ -31,6 +31,10 @@ type Options struct {
 	// MQTTClientID is the daemon's MQTT client identifier; it must be unique
 	// per broker. Default "hybridd-" plus the host name.
 	MQTTClientID string
+	// MQTTSessionExpiry is how long the broker keeps hybridd's session,
+	// with the QoS 1 and 2 messages for it, while hybridd is away. Zero
+	// starts a clean session on every start.
+	MQTTSessionExpiry time.Duration
 	// MetricsListen is the address of the Prometheus endpoint; empty disables it.
 	MetricsListen string
 	Socket        string
@@ -76,7 +80,13 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	logger.Info("memory budget", "bytes", capacity, "source", source)
 
 	mqttURL := opts.MQTTURL
+	// The Receive Maximum bounds the messages an external broker sends
+	// ahead of their acknowledgements. It stays unset for the embedded
+	// broker: mochi-mqtt v2.7.9 stops sending for good once a client's
+	// receive quota has run out a few times.
+	receiveMaximum := uint16(engine.QueueCapacity)
 	if mqttURL == "" {
+		receiveMaximum = 0
 		broker, err := bus.StartBroker(bus.BrokerConfig{Listen: opts.MQTTListen, Logger: logger})
 		if err != nil {
 			return fmt.Errorf("start embedded MQTT broker on %s: %w (pass --mqtt-listen with a free address, or --mqtt-url)", opts.MQTTListen, err)
@@ -92,7 +102,13 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	}
 	client, err := bus.Dial(ctx, bus.Config{
 		URL: mqttURL, ClientID: clientID,
-		QueueDir: filepath.Join(opts.StateDir, "outbox"), Logger: logger,
+		QueueDir:         filepath.Join(opts.StateDir, "outbox"),
+		SessionExpiry:    opts.MQTTSessionExpiry,
+		ResumeSession:    opts.MQTTSessionExpiry > 0,
+		AckAfterHandling: true,
+		DeferConnect:     true,
+		ReceiveMaximum:   receiveMaximum,
+		Logger:           logger,
 	})
 	if err != nil {
 		return fmt.Errorf("connect to MQTT broker %s: %w", mqttURL, err)
@@ -130,6 +146,10 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		},
 		Budget: eng.BudgetState,
 	}); err != nil {
+		return err
+	}
+	eng.Reconcile(ctx)
+	if err := client.Start(); err != nil {
 		return err
 	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())

@@ -46,6 +46,7 @@ func setup(m *testing.M) (int, error) {
 	builds := [][]string{
 		{"build", "-o", filepath.Join(dir, "hybridd"), "./cmd/hybridd"},
 		{"build", "-o", filepath.Join(dir, "hybridd-init"), "./cmd/hybridd-init"},
+		{"build", "-o", filepath.Join(dir, "mkimage"), "./tools/mkimage"},
 	}
 	for _, args := range builds {
 		if err := goBuild(nil, args...); err != nil {
@@ -58,8 +59,8 @@ func setup(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// buildExampleModules builds the example wasm modules where the example
-// manifest expects them, as `make build` does.
+// buildExampleModules builds the example wasm modules and the alert-counter
+// image where the example manifest expects them, as `make build` does.
 func buildExampleModules() error {
 	out := filepath.Join(repoRoot, "examples/wasm-sensors/bin")
 	wasip1 := []string{"GOOS=wasip1", "GOARCH=wasm"}
@@ -68,8 +69,21 @@ func buildExampleModules() error {
 			return err
 		}
 	}
-	return goBuild(wasip1, "build", "-buildmode=c-shared", "-o", filepath.Join(out, "moving-average.wasm"),
-		"./examples/wasm-sensors/moving-average")
+	if err := goBuild(wasip1, "build", "-buildmode=c-shared", "-o", filepath.Join(out, "moving-average.wasm"),
+		"./examples/wasm-sensors/moving-average"); err != nil {
+		return err
+	}
+
+	counter := filepath.Join(out, "alert-counter")
+	if err := goBuild([]string{"CGO_ENABLED=0"}, "build", "-o", counter, "./examples/alert-counter"); err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(binDir, "mkimage"), "-o", filepath.Join(out, "alert-counter.tar"),
+		"-name", "hybridd.example/alert-counter:latest", "-entrypoint", "/alert-counter", counter+":/alert-counter")
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mkimage alert-counter.tar: %v\n%s", err, output)
+	}
+	return nil
 }
 
 func goBuild(env []string, args ...string) error {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hybridd/hybridd/internal/quantity"
 	"github.com/hybridd/hybridd/manifest"
 	"github.com/hybridd/hybridd/metrics"
 	"github.com/hybridd/hybridd/oci"
@@ -20,6 +21,15 @@ import (
 // pingTimeout bounds the containerd check made for each decision, so that
 // a deploy answers quickly while containerd hangs.
 const pingTimeout = 2 * time.Second
+
+// sigkillExitCode is the exit code of a process ended by SIGKILL (128+9),
+// which is how the kernel's OOM killer ends it.
+const sigkillExitCode = 137
+
+// oomEventWait bounds the wait for containerd's /tasks/oom event after an
+// exec died of SIGKILL. With containerd 1.6 on cgroup v1 the event arrived
+// before Exec returned in the end-to-end tests.
+const oomEventWait = 2 * time.Second
 
 // ContainersConfig configures the containerd side of the engine.
 type ContainersConfig struct {
@@ -154,7 +164,7 @@ func (c *Containers) start(ctx context.Context, r *record, d selector.Decision, 
 		Capabilities: spec.Container.Capabilities,
 		Log:          log,
 	}
-	base := &containerRunner{name: r.Workload.Name, metrics: c.cfg.Metrics, log: log}
+	base := &containerRunner{name: r.Workload.Name, memoryLimit: int64(spec.Resources.Memory), metrics: c.cfg.Metrics, log: log}
 	if spec.Container.Mode == manifest.ModeService {
 		cs.HostNetwork = true
 		svc, err := client.StartService(ctx, oci.ServiceSpec{
@@ -194,10 +204,11 @@ type container interface {
 
 // containerRunner observes a container's exits and OOM kills.
 type containerRunner struct {
-	name      string
-	container container
-	metrics   *metrics.Metrics
-	log       *logbook
+	name        string
+	memoryLimit int64 // cgroup memory limit in bytes, 0 for none
+	container   container
+	metrics     *metrics.Metrics
+	log         *logbook
 
 	mu   sync.Mutex
 	seen oci.Status
@@ -218,8 +229,11 @@ func (c *containerRunner) observeExits() oci.Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := c.seen.OOMKills; i < st.OOMKills; i++ {
+		// NOTE: an OOM kill of an exec is counted here too, although the
+		// container itself keeps running.
 		c.metrics.AddContainerExit(c.name, "oom")
-		c.log.Printf("container was killed: out of memory (limit is spec.resources.memory)")
+		c.log.Printf("out of memory: the kernel killed a process in the container at its limit of %s (spec.resources.memory)",
+			quantity.FormatQuantity(c.memoryLimit))
 	}
 	for i := c.seen.Exits; i < st.Exits; i++ {
 		c.metrics.AddContainerExit(c.name, "exit")
@@ -247,15 +261,41 @@ type functionRunner struct {
 
 func (f *functionRunner) Kind() string { return "function" }
 
+// Invoke runs one exec. When an exec dies of SIGKILL while the container's
+// OOM count rises, its error names the OOM kill and the memory limit, and
+// the OOM kill is counted at once instead of at the next status read.
 func (f *functionRunner) Invoke(ctx context.Context, in input) (output, error) {
+	oomKills := f.fn.Status().OOMKills
 	out, err := f.fn.Exec(ctx, oci.Input{Topic: in.Topic, Payload: in.Payload})
-	if errors.Is(err, oci.ErrExecTimeout) {
+	var exitErr *oci.ExitError
+	switch {
+	case errors.Is(err, oci.ErrExecTimeout):
 		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-	}
-	if err == nil && out.StdoutTruncated {
+	case errors.As(err, &exitErr) && exitErr.ExitCode == sigkillExitCode:
+		// NOTE: with concurrent execs, the OOM kill may have hit another
+		// exec of the same container.
+		if f.waitOOMKill(oomKills) {
+			err = fmt.Errorf("%w: killed by the OOM killer at the container's memory limit of %s (raise spec.resources.memory)",
+				err, quantity.FormatQuantity(f.memoryLimit))
+		}
+		f.observeExits()
+	case err == nil && out.StdoutTruncated:
 		err = fmt.Errorf("stdout exceeded %d bytes; the output was discarded", oci.MaxStdout)
 	}
 	return output{Stdout: out.Stdout}, err
+}
+
+// waitOOMKill waits up to oomEventWait for the container's OOM kill count
+// to exceed before and reports whether it did.
+func (f *functionRunner) waitOOMKill(before int) bool {
+	deadline := time.Now().Add(oomEventWait)
+	for f.fn.Status().OOMKills <= before {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // serviceRunner is a long-running container that talks MQTT itself.

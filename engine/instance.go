@@ -40,15 +40,13 @@ type instance struct {
 	lastDropLog atomic.Int64
 }
 
-// queueCapacity bounds each workload's backlog.
-const queueCapacity = 1024
-
-// backpressureWait is how long a QoS 1 or 2 message waits for room in a
-// full queue before it is dropped and counted. While it waits, the MQTT
-// client reads nothing else, so the broker holds back further messages
-// (for all workloads) instead of hybridd dropping them. The wait stays well
-// below the keep-alive interval, so the connection survives it.
-const backpressureWait = 10 * time.Second
+// QueueCapacity bounds each workload's backlog. A QoS 0 message that finds
+// the queue full is dropped and counted. A QoS 1 or 2 message waits for
+// room instead: the MQTT client then hands no further message to any
+// workload, messages wait in the client's receive buffer and at the broker,
+// and none is lost. The client acknowledges a message only after every
+// workload has handled it, so a crash loses nothing the broker kept.
+const QueueCapacity = 1024
 
 func newInstance(rec *record, runtime string, run runner, log *logbook, deps instanceDeps) (*instance, error) {
 	spec := rec.Workload.Spec
@@ -58,7 +56,7 @@ func newInstance(rec *record, runtime string, run runner, log *logbook, deps ins
 		metrics: deps.metrics, bus: deps.bus,
 		since: time.Now(),
 	}
-	queue, err := bus.NewQueue(queueCapacity)
+	queue, err := bus.NewQueue(QueueCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -114,22 +112,18 @@ func (inst *instance) start(ctx context.Context) (retErr error) {
 	return nil
 }
 
-// enqueue runs on the MQTT client's read loop, so it only hands the message
-// to the queue and never publishes. A QoS 0 message is dropped at once when
-// the queue is full; a QoS 1 or 2 message waits up to backpressureWait.
+// enqueue runs on the MQTT client's delivery goroutine, so it only hands
+// the message to the queue and never publishes. It blocks while the queue
+// of a QoS 1 or 2 message is full (see QueueCapacity); the client keeps
+// reading acknowledgements and pings meanwhile, on its own goroutine.
 func (inst *instance) enqueue(msg bus.Message) {
-	if msg.QoS == 0 {
-		if inst.queue.Offer(msg) {
-			return
-		}
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), backpressureWait)
-		queued := inst.queue.OfferWait(ctx, msg)
-		cancel()
-		if queued {
-			return
-		}
+	if msg.QoS == 0 && inst.queue.Offer(msg) {
+		return
 	}
+	if msg.QoS > 0 && inst.queue.OfferWait(context.Background(), msg) {
+		return
+	}
+	msg.Done()
 	inst.dropped.Add(1)
 	inst.metrics.AddDropped(inst.rec.Workload.Name, 1)
 	now := time.Now().UnixNano()
@@ -147,6 +141,7 @@ func (inst *instance) work() {
 			return // The queue is closed and drained.
 		}
 		inst.handle(msg)
+		msg.Done()
 	}
 }
 

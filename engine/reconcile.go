@@ -35,12 +35,17 @@ func decide(ctx context.Context, w manifest.Workload, acct *budget.Accountant, c
 		facts.ContainerdErr = containers.Ping(ctx)
 		facts.Inspector = containers
 	} else {
-		facts.ContainerdAddress = "(none)"
-		facts.ContainerdErr = errors.New("container workloads are disabled (hybridd serve --containerd-address is empty)")
+		// The address stays empty, so the reason does not name a socket.
+		facts.ContainerdErr = errors.New("container workloads are disabled because the containerd address is empty (set --containerd-address to containerd's socket)")
 		facts.Inspector = archiveInspector{}
 	}
 	return selector.Decide(w, facts)
 }
+
+// Reconcile makes one pass now. The daemon calls it before the MQTT client
+// connects, so that restored workloads are subscribed when a resumed
+// session delivers the messages the broker kept for them.
+func (e *Engine) Reconcile(ctx context.Context) { e.reconcile(ctx) }
 
 // reconcile makes one pass: start what is desired but not running when its
 // time has come, and observe memory usage.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hybridd/hybridd/bus/topic"
@@ -62,13 +63,15 @@ func (f *wasmFactory) start(ctx context.Context, r *record, d selector.Decision,
 		return nil, err
 	}
 	spec := r.Workload.Spec
-	var allow func(string) bool
+	// A reactor may publish to "" (the output topic) or to a topic the
+	// output template allows, with any value in each {name} level.
+	allow := func(t string) bool { return t == "" }
 	if spec.Output.Topic != "" {
 		tmpl, err := topic.ParseTemplate(spec.Output.Topic)
 		if err != nil {
 			return nil, err
 		}
-		allow = tmpl.Allows
+		allow = func(t string) bool { return t == "" || tmpl.Allows(t) }
 	}
 	begin := time.Now()
 	module, err := f.host.Load(ctx, wasm, wasmhost.ModuleConfig{
@@ -84,11 +87,14 @@ func (f *wasmFactory) start(ctx context.Context, r *record, d selector.Decision,
 		return nil, err
 	}
 	f.metrics.ObserveCompile(time.Since(begin))
-	return &wasmRunner{module: module}, nil
+	return &wasmRunner{module: module, name: r.Workload.Name, metrics: f.metrics}, nil
 }
 
 type wasmRunner struct {
-	module *wasmhost.Module
+	module  *wasmhost.Module
+	name    string
+	metrics *metrics.Metrics
+	denied  atomic.Uint64 // denied publishes already counted in metrics
 }
 
 func (w *wasmRunner) Invoke(ctx context.Context, in input) (output, error) {
@@ -107,7 +113,14 @@ func (w *wasmRunner) Kind() string {
 	return "command"
 }
 
-func (w *wasmRunner) MemoryUsed(context.Context) int64 { return int64(w.module.MemoryBytes()) }
+// MemoryUsed also moves the count of denied publishes into the metrics.
+func (w *wasmRunner) MemoryUsed(context.Context) int64 {
+	denied := w.module.Denied()
+	if previous := w.denied.Swap(denied); denied > previous {
+		w.metrics.AddPublishDenied(w.name, denied-previous)
+	}
+	return int64(w.module.MemoryBytes())
+}
 
 func (w *wasmRunner) Close(ctx context.Context) error { return w.module.Close(ctx) }
 

@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -93,4 +94,39 @@ func benchmarkSpin(b *testing.B, config wazero.RuntimeConfig, wasm []byte) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/spinIterations, "ns/iteration")
+}
+
+// BenchmarkIdleReactorInstance reports the Go heap that one idle reactor
+// instance holds beyond its linear memory, from runtime.MemStats before and
+// after loading a pool of instances. b.N is ignored: one pool is measured.
+func BenchmarkIdleReactorInstance(b *testing.B) {
+	for _, tt := range []struct {
+		fixture string
+		env     map[string]string
+	}{
+		{"reactor", nil},
+		{"moving-average", map[string]string{"FIELD": "co2", "WINDOW": "10"}},
+	} {
+		b.Run(tt.fixture, func(b *testing.B) {
+			const instances = 32
+			ctx := context.Background()
+			// Compile first, so that the measured load only instantiates.
+			warm := load(b, tt.fixture, ModuleConfig{Env: tt.env})
+			require.NoError(b, warm.Close(ctx))
+
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			m := load(b, tt.fixture, ModuleConfig{Env: tt.env, Concurrency: instances, MemoryLimit: 64 << 20})
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+
+			linear := float64(m.MemoryBytes()) / instances
+			total := float64(after.HeapAlloc-before.HeapAlloc) / instances
+			for b.Loop() {
+			}
+			b.ReportMetric(linear, "linear-bytes/instance")
+			b.ReportMetric(total-linear, "overhead-bytes/instance")
+		})
+	}
 }

@@ -15,9 +15,9 @@ type Input struct {
 	Payload []byte
 }
 
-// Output is what one call produced.
+// Output is the result of one call.
 type Output struct {
-	// Stdout is what the guest wrote to stdout. For a command module each
+	// Stdout contains the bytes the guest wrote to stdout. For a command module each
 	// line is one message for the output topic. After a failed call it is
 	// kept for diagnostics.
 	Stdout []byte

@@ -6,9 +6,9 @@ import (
 	"fmt"
 )
 
-// moduleInfo is what Load needs from a binary before wazero compiles it:
-// the imports to check, the exports that decide the kind, and the declared
-// minimum of the linear memory.
+// moduleInfo contains the facts Load reads from a binary before wazero
+// compiles it: the imports to check, the exports that decide the kind, and
+// the declared minimum of the linear memory.
 type moduleInfo struct {
 	imports        []importEntry
 	exports        map[string]byte // export name to external kind

@@ -18,13 +18,13 @@ const (
 )
 
 // sectionRank is the order that the binary format requires of non-custom
-// sections; the tag section (13) sits between memory and global, and data
-// count (12) before code.
+// sections. The tag section (13) sits between memory and global, and the
+// data count section (12) comes before code.
 var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
-// interruptCheck is inserted after the block type of every loop:
-// global.get $interrupt, if (no result), unreachable, end. The global index
-// follows global.get as a LEB128 integer.
+// The check inserted after the block type of every loop is global.get
+// $interrupt, then if (no result), unreachable, end. The global index
+// follows opGlobalGet as a LEB128 integer.
 var (
 	interruptIfUnreachable = []byte{0x04, 0x40, 0x00, 0x0b}
 	opGlobalGet            = byte(0x23)
@@ -38,9 +38,9 @@ type rawSection struct {
 // instrumentInterrupt returns a copy of wasm with a new exported global,
 // interruptExport, and a check of it at the head of every loop. Without
 // loops a guest cannot run long, except in host calls or by recursing until
-// its stack overflows, so this bounds a runaway guest as wazero's
-// WithCloseOnContextDone does, but the check is one load and one branch
-// instead of a call into the Go runtime per iteration.
+// its stack overflows. So this bounds a runaway guest as wazero's
+// WithCloseOnContextDone does, but with one load and one branch per
+// iteration instead of a call into the Go runtime.
 //
 // TODO: the host does not use this yet. Native guest code cannot be
 // preempted by the Go scheduler, so when as many guests spin as there are

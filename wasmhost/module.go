@@ -15,7 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// Kind is how a module is run, detected from its exports.
+// Kind is the calling convention of a module, detected from its exports.
 type Kind int
 
 const (
@@ -126,7 +126,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte, cfg ModuleConfig) (_ *Modu
 	return m, nil
 }
 
-// kind tells a command from a reactor by its exports.
+// kind detects a command or a reactor from the exports.
 func (info *moduleInfo) kind() (Kind, error) {
 	if kind, ok := info.exports["_start"]; ok && kind == externFunc {
 		return KindCommand, nil

@@ -164,8 +164,8 @@ func (m *Module) callOnMessage(ctx context.Context, inst *instance, in Input) (O
 	return out, api.DecodeU32(inst.stack[0]), nil
 }
 
-// replace closes a broken instance and returns a new one, or nil if the new
-// one cannot be created; the next call on that slot tries again.
+// replace closes a broken instance and returns a new one. It returns nil if
+// the new one cannot be created, and the next call on that slot tries again.
 func (m *Module) replace(ctx context.Context, broken *instance, cause error) *instance {
 	_ = broken.guest.Close(context.WithoutCancel(ctx))
 	if errors.Is(cause, ErrClosed) || m.closed.Load() {

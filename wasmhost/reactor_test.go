@@ -146,7 +146,7 @@ func TestReactorPoolSizeUnderLoad(t *testing.T) {
 		mu              sync.Mutex
 		active, maxSeen int
 	)
-	// AllowPublish runs inside a guest call, so it sees how many calls are
+	// AllowPublish runs inside a guest call, so it can count the calls
 	// under way at once. The sleep lets calls overlap.
 	allow := func(topic string) bool {
 		mu.Lock()

@@ -109,8 +109,8 @@ func singlePayload(cmd *cobra.Command, args []string) ([]byte, error) {
 	return payload, nil
 }
 
-// publishAll sends every payload, paced by --rate, and waits until the
-// broker has them before returning.
+// publishAll sends every payload, paced by --rate; each QoS 1 or 2 message
+// is acknowledged by the broker before the next is sent.
 func publishAll(cmd *cobra.Command, opts publishOptions, topic string, next func() ([]byte, error)) error {
 	ctx := cmd.Context()
 	client, err := bus.Dial(ctx, bus.Config{
@@ -148,14 +148,10 @@ func publishAll(cmd *cobra.Command, opts publishOptions, topic string, next func
 			}
 		}
 		msg := bus.Message{Topic: topic, Payload: payload, QoS: byte(opts.qos), Retain: opts.retain}
-		if err := client.Publish(ctx, msg); err != nil {
+		if err := client.PublishWait(ctx, msg); err != nil {
 			return err
 		}
 		count++
-	}
-	// Close sends what is still queued before it disconnects.
-	if err := client.Close(ctx); err != nil {
-		return fmt.Errorf("deliver messages to %s: %w", opts.mqttURL, err)
 	}
 	if opts.csvFile != "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "published %d messages to %s\n", count, topic)

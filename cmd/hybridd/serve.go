@@ -3,6 +3,8 @@ package main
 import (
 	"log/slog"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,6 +41,9 @@ in --state-dir and started again after a restart.`,
 				opts.MemoryBudget = n
 			}
 			opts.Version = version
+			if opts.InitPath == "" {
+				opts.InitPath = defaultInitPath()
+			}
 			return daemon.Run(cmd.Context(), opts.Options)
 		},
 	}
@@ -46,6 +51,7 @@ in --state-dir and started again after a restart.`,
 	f.StringVar(&opts.MQTTURL, "mqtt-url", "", "URL of an external MQTT broker, e.g. mqtt://127.0.0.1:1883 (default: start the embedded broker)")
 	f.StringVar(&opts.MQTTListen, "mqtt-listen", "127.0.0.1:1883", "address of the embedded MQTT broker")
 	f.StringVar(&opts.MQTTClientID, "mqtt-client-id", "", `MQTT client identifier, unique per broker (default "hybridd-" plus the host name)`)
+	f.DurationVar(&opts.MQTTSessionExpiry, "mqtt-session-expiry", time.Hour, "how long the broker keeps hybridd's session and its queued messages while hybridd is down; 0 starts clean each time")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty disables it")
 	socketFlag(cmd, &opts.Socket)
 	f.StringVar(&opts.StateDir, "state-dir", "/var/lib/hybridd", "directory for the desired state, copied artifacts and the compilation cache")
@@ -55,4 +61,13 @@ in --state-dir and started again after a restart.`,
 	f.StringVar(&opts.InitPath, "init-binary", "", "path of hybridd-init, the idle process of function containers (default: next to the hybridd binary)")
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
+}
+
+// defaultInitPath returns hybridd-init next to the running binary.
+func defaultInitPath() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "hybridd-init"
+	}
+	return filepath.Join(filepath.Dir(exe), "hybridd-init")
 }

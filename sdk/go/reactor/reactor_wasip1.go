@@ -19,7 +19,7 @@ func hostLog(level int32, msgPtr unsafe.Pointer, msgLen uint32)
 func abiVersion() int32 { return ABIVersion }
 
 // onMessage receives the lengths of the next message, allocates one buffer
-// for both parts and asks the host to fill it.
+// for both parts and calls message_read to fill it.
 //
 //go:wasmexport hybridd_on_message
 func onMessage(topicLen, payloadLen uint32) uint32 {
