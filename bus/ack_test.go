@@ -96,3 +96,30 @@ func TestDoneWithoutAckAfterHandlingIsNoop(t *testing.T) {
 	var zero Message
 	zero.Done()
 }
+
+// TestEmbeddedBrokerKeepsSendingPastReceiveMaximum sends many more QoS 1
+// messages than the subscriber's Receive Maximum through the embedded
+// broker; all arrive (see quotaRepairHook). mochi-mqtt v2.7.9 sends the
+// messages it parked out of order, so the test compares them as a set.
+func TestEmbeddedBrokerKeepsSendingPastReceiveMaximum(t *testing.T) {
+	b := startEmbedded(t)
+	sub := dialConnected(t, b.URL(), "small-window", func(cfg *Config) {
+		cfg.AckAfterHandling = true
+		cfg.ReceiveMaximum = 2
+	})
+	_, in := subscribe(t, sub, "work/#", 1)
+	pub := dialConnected(t, b.URL(), "publisher")
+	const count = 200
+	for i := range count {
+		publish(t, pub, fmt.Sprintf("work/%d", i), "job", 1)
+	}
+	got := make(map[string]bool)
+	for range count {
+		m := in.next(t)
+		got[m.Topic] = true
+		m.Done()
+	}
+	for i := range count {
+		assert.True(t, got[fmt.Sprintf("work/%d", i)], "work/%d missing", i)
+	}
+}

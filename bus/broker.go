@@ -68,6 +68,9 @@ func StartBroker(cfg BrokerConfig) (_ *Broker, retErr error) {
 	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("add broker auth hook: %w", err)
 	}
+	if err := server.AddHook(new(quotaRepairHook), nil); err != nil {
+		return nil, fmt.Errorf("add broker quota hook: %w", err)
+	}
 	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: listen})
 	if err := server.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", listen, err)

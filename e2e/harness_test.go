@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,7 +104,7 @@ type daemon struct {
 	metricsURL string
 	args       []string
 	cmd        *exec.Cmd
-	log        *syncBuffer
+	log        *testenv.SyncBuffer
 	done       chan error
 }
 
@@ -130,7 +129,7 @@ func startDaemon(t testing.TB, opts daemonOptions) *daemon {
 		t:        t,
 		socket:   filepath.Join(dir, "hybridd.sock"),
 		stateDir: opts.StateDir,
-		log:      new(syncBuffer),
+		log:      new(testenv.SyncBuffer),
 	}
 	if d.stateDir == "" {
 		d.stateDir = filepath.Join(dir, "state")
@@ -254,23 +253,4 @@ func writeManifest(t testing.TB, dir, name, content string) string {
 	path := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
 	return path
-}
-
-// syncBuffer collects the daemon's output; the process writes it while the
-// test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

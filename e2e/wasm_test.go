@@ -95,7 +95,7 @@ func checkCO2Alerts(t *testing.T, d *daemon) {
 	}
 	require.Len(t, expected, 595, "the data set's count of readings with co2 above 1000")
 
-	sub := testenv.StartSub(t, d.mqttAddr, "alerts/#", len(expected)+1, 90*time.Second)
+	sub := testenv.StartSub(t, d.mqttAddr, "alerts/#", len(expected)+1, 240*time.Second)
 	publishLines(t, d.mqttAddr, "sensors/office-1/telemetry", lines)
 	messages := sub.Wait()
 
@@ -124,10 +124,31 @@ func TestDeployReplayAlertsEmbeddedBroker(t *testing.T) {
 	assert.Contains(t, metrics, "hybridd_mqtt_messages_received_total")
 }
 
+// TestDeployReplayAlertsMosquitto runs co2-alert alone, to keep the test
+// short: the embedded-broker test above runs the whole example manifest.
 func TestDeployReplayAlertsMosquitto(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
 	d := startDaemon(t, daemonOptions{MQTTURL: broker.URL()})
-	d.mustRun("deploy", exampleManifest)
+	module := filepath.Join(repoRoot, "examples/wasm-sensors/bin/threshold-alert.wasm")
+	manifest := writeManifest(t, t.TempDir(), "co2.yaml", fmt.Sprintf(`apiVersion: hybridd/v1
+kind: Workload
+metadata:
+  name: co2-alert
+spec:
+  wasm:
+    module: %s
+  trigger:
+    mqtt:
+      topic: sensors/{device}/telemetry
+  output:
+    topic: alerts/{device}/co2
+  env:
+    FIELD: co2
+    ABOVE: "1000"
+  resources:
+    memory: 64Mi
+`, module))
+	d.mustRun("deploy", manifest)
 	checkCO2Alerts(t, d)
 }
 

@@ -32,10 +32,14 @@ func (e *Engine) Apply(ctx context.Context, workloads []manifest.Workload) ([]St
 	if err != nil {
 		return nil, err
 	}
-	if err := e.admitLocked(ctx, changes); err != nil {
+	restore, err := e.admitLocked(ctx, changes)
+	if err != nil {
 		return nil, err
 	}
 	if err := e.commitLocked(ctx, changes); err != nil {
+		// commitLocked has closed the new runners, so only the reservations
+		// made for them remain to undo.
+		restore()
 		return nil, err
 	}
 
@@ -93,8 +97,10 @@ func copiedArtifact(original, copied manifest.Spec, ref string) string {
 }
 
 // admitLocked reserves memory for every runnable change and starts its
-// runner. On failure it undoes both, so nothing of the call remains.
-func (e *Engine) admitLocked(ctx context.Context, changes []*change) (retErr error) {
+// runner. On failure it undoes both, so nothing of the call remains. On
+// success it returns restore, which puts the reservations back as they were
+// before the call, for a later step of Apply that fails.
+func (e *Engine) admitLocked(ctx context.Context, changes []*change) (restore func(), retErr error) {
 	before := e.cfg.Budget.Snapshot()
 	var requests []budget.Request
 	for _, c := range changes {
@@ -105,8 +111,11 @@ func (e *Engine) admitLocked(ctx context.Context, changes []*change) (retErr err
 		}
 	}
 	if err := e.cfg.Budget.Reserve(requests...); err != nil {
-		return fmt.Errorf("admission rejected: %w", err)
+		return nil, fmt.Errorf("admission rejected: %w", err)
 	}
+	// The deferred cleanup calls undo, not restore, because an error return
+	// sets restore to nil.
+	undo := func() { restoreReservations(e.cfg.Budget, before, requests) }
 	defer func() {
 		if retErr == nil {
 			return
@@ -117,7 +126,7 @@ func (e *Engine) admitLocked(ctx context.Context, changes []*change) (retErr err
 				c.runner = nil
 			}
 		}
-		restoreReservations(e.cfg.Budget, before, requests)
+		undo()
 	}()
 
 	for _, c := range changes {
@@ -127,11 +136,11 @@ func (e *Engine) admitLocked(ctx context.Context, changes []*change) (retErr err
 		name := c.rec.Workload.Name
 		run, err := e.factories[c.decision.Runtime].start(ctx, c.rec, c.decision, e.logbookLocked(name))
 		if err != nil {
-			return fmt.Errorf("%s: start %s runtime: %w", name, c.decision.Runtime, err)
+			return nil, fmt.Errorf("%s: start %s runtime: %w", name, c.decision.Runtime, err)
 		}
 		c.runner = run
 	}
-	return nil
+	return undo, nil
 }
 
 // restoreReservations puts back the reservations that requests replaced.

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hybridd/hybridd/budget"
@@ -52,7 +54,9 @@ func (e *Engine) Reconcile(ctx context.Context) { e.reconcile(ctx) }
 func (e *Engine) reconcile(ctx context.Context) {
 	e.mu.Lock()
 	now := time.Now()
-	for name, rec := range e.desired {
+	// Sorted, so that admission after a restart is the same every time.
+	for _, name := range slices.Sorted(maps.Keys(e.desired)) {
+		rec := e.desired[name]
 		if _, ok := e.running[name]; ok {
 			continue
 		}

@@ -116,12 +116,7 @@ func (c *Client) StartFunction(ctx context.Context, spec ContainerSpec) (_ *Func
 	t := c.track(v.Name)
 	defer func() {
 		if retErr != nil {
-			c.untrack(v.Name)
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			defer cancel()
-			if err := c.removeContainer(dctx, ctr, time.Second); err != nil {
-				c.log.Warn("remove container after failed start", "container", v.Name, "error", err)
-			}
+			c.undoStart(ctx, v.Name, ctr)
 		}
 	}()
 
@@ -321,4 +316,15 @@ func (b *cappedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
+}
+
+// undoStart removes a container whose start failed, so nothing of it stays
+// in containerd.
+func (c *Client) undoStart(ctx context.Context, name string, ctr containerd.Container) {
+	c.untrack(name)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := c.removeContainer(dctx, ctr, time.Second); err != nil {
+		c.log.Warn("remove container after failed start", "container", name, "error", err)
+	}
 }

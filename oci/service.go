@@ -99,12 +99,7 @@ func (c *Client) StartService(ctx context.Context, spec ServiceSpec) (_ *Service
 	t := c.track(v.Name)
 	defer func() {
 		if retErr != nil {
-			c.untrack(v.Name)
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			defer cancel()
-			if err := c.removeContainer(dctx, ctr, time.Second); err != nil {
-				c.log.Warn("remove container after failed start", "container", v.Name, "error", err)
-			}
+			c.undoStart(ctx, v.Name, ctr)
 		}
 	}()
 

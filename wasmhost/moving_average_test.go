@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hybridd/hybridd/internal/testenv"
 )
 
 // occupancyRow is one row of the Occupancy Detection test file.
@@ -94,7 +96,7 @@ func TestMovingAverageMatchesCSV(t *testing.T) {
 }
 
 func TestMovingAverageBadReading(t *testing.T) {
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	m := load(t, "moving-average", ModuleConfig{Env: map[string]string{"FIELD": "co2", "WINDOW": "3"}, Log: &log})
 
 	_, err := m.Invoke(context.Background(), Input{Topic: "sensors/a/telemetry", Payload: []byte(`{"co2":"n/a"}`)})
@@ -111,7 +113,7 @@ func TestMovingAverageBadReading(t *testing.T) {
 }
 
 func TestMovingAverageBadEnv(t *testing.T) {
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	m := load(t, "moving-average", ModuleConfig{Env: map[string]string{"FIELD": "co2", "WINDOW": "zero"}, Log: &log})
 
 	_, err := m.Invoke(context.Background(), Input{Topic: "sensors/a/telemetry", Payload: []byte(`{"co2":600}`)})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,7 +37,10 @@ in --state-dir and started again after a restart.`,
 			if opts.memoryBudget != "" {
 				n, err := quantity.ParseBytes(opts.memoryBudget)
 				if err != nil {
-					return err
+					return fmt.Errorf("--memory-budget: %w", err)
+				}
+				if n == 0 {
+					return fmt.Errorf("invalid --memory-budget %q (use a positive quantity such as 512Mi, or leave it out for the default)", opts.memoryBudget)
 				}
 				opts.MemoryBudget = n
 			}
