@@ -23,7 +23,7 @@ func (m *Module) invokeCommand(ctx context.Context, in Input) (Output, error) {
 	callCtx = withCallState(experimental.WithMemoryAllocator(callCtx, &m.memory), state)
 
 	stdout := &limitedBuffer{limit: MaxOutputBytes}
-	cfg := m.baseModuleConfig().
+	cfg := m.baseModuleConfig(&sleeper{ctx: callCtx}).
 		WithStdin(bytes.NewReader(in.Payload)).
 		WithStdout(stdout).
 		WithEnv(TopicEnv, in.Topic)

@@ -3,6 +3,9 @@ package wasmhost
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +110,7 @@ func TestCommandGrowWithinCap(t *testing.T) {
 
 func TestCommandEndlessLoopTimesOut(t *testing.T) {
 	m := load(t, "endless_loop", ModuleConfig{Timeout: 100 * time.Millisecond})
+	require.True(t, m.instrumented, "module runs with the instrumented checks")
 
 	_, err := m.Invoke(context.Background(), Input{Payload: []byte("spin")})
 	require.ErrorIs(t, err, ErrTimeout)
@@ -214,4 +218,144 @@ func TestCommandConcurrencyLimit(t *testing.T) {
 
 	assert.Equal(t, uint64(limit*wasmPageSize), maxSeen)
 	assert.Zero(t, m.MemoryBytes(), "memory of finished calls")
+}
+
+func TestCommandRecursionTimesOut(t *testing.T) {
+	m := load(t, "recursion", ModuleConfig{Timeout: 100 * time.Millisecond})
+
+	_, err := m.Invoke(context.Background(), Input{})
+	assert.ErrorIs(t, err, ErrTimeout)
+}
+
+func TestCommandSleepTimesOut(t *testing.T) {
+	for _, instrumented := range []bool{true, false} {
+		t.Run(map[bool]string{true: "instrumented", false: "WithCloseOnContextDone"}[instrumented], func(t *testing.T) {
+			host := sharedHost
+			if !instrumented {
+				host = newUninstrumentedHost(t)
+			}
+			m, err := host.Load(context.Background(), fixture(t, "sleep"), ModuleConfig{Name: "sleep", Timeout: 100 * time.Millisecond})
+			require.NoError(t, err)
+			defer m.Close(context.Background())
+			require.Equal(t, instrumented, m.instrumented)
+
+			// The guest requests a one-hour sleep. The bound is generous
+			// for a loaded machine, and far below the hour.
+			started := time.Now()
+			_, err = m.Invoke(context.Background(), Input{})
+			assert.ErrorIs(t, err, ErrTimeout)
+			assert.Less(t, time.Since(started), time.Minute)
+		})
+	}
+}
+
+// newUninstrumentedHost returns a host whose instrumentation fails, so
+// that its modules run with WithCloseOnContextDone.
+func newUninstrumentedHost(t *testing.T) *Host {
+	t.Helper()
+	host, err := New(context.Background(), Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = host.Close(context.Background()) })
+	host.instrument = func([]byte) ([]byte, error) { return nil, errors.New("instrumentation failed on purpose") }
+	return host
+}
+
+func TestCommandFallbackWithoutInstrumentation(t *testing.T) {
+	var log bytes.Buffer
+	host := newUninstrumentedHost(t)
+	host.logger = slog.New(slog.NewTextHandler(&log, nil))
+	m, err := host.Load(context.Background(), fixture(t, "endless_loop"), ModuleConfig{Name: "loop", Timeout: 100 * time.Millisecond})
+	require.NoError(t, err)
+	defer m.Close(context.Background())
+	assert.False(t, m.instrumented)
+	assert.Contains(t, log.String(), `msg="wasm module not instrumented, so loops run slower under WithCloseOnContextDone" workload=loop runtime=wasm error="instrumentation failed on purpose"`)
+
+	_, err = m.Invoke(context.Background(), Input{Payload: []byte("spin")})
+	require.ErrorIs(t, err, ErrTimeout)
+
+	// The same module serves the next call.
+	_, err = m.Invoke(context.Background(), Input{Payload: []byte("ok")})
+	assert.NoError(t, err)
+}
+
+// TestEndlessLoopsBeyondGOMAXPROCS runs more spinning guests than there are
+// Ps. Compiled guest code cannot be preempted. If the guests only polled a
+// flag that another goroutine sets, the stop-the-world phase below would
+// wait for them forever, and the goroutine that sets the flag would never
+// run again.
+func TestEndlessLoopsBeyondGOMAXPROCS(t *testing.T) {
+	guests := runtime.GOMAXPROCS(0) + 1
+	m := load(t, "endless_loop", ModuleConfig{Concurrency: guests, Timeout: time.Second})
+	echo := load(t, "echo", ModuleConfig{})
+
+	started := time.Now()
+	errs := make(chan error, guests)
+	for range guests {
+		go func() {
+			_, err := m.Invoke(context.Background(), Input{Payload: []byte("spin")})
+			errs <- err
+		}()
+	}
+
+	// Each live instance of the fixture holds one page. The loop ends early
+	// if the calls end before all of them were seen live at once.
+	for time.Since(started) < 10*time.Second && m.MemoryBytes() < uint64(guests*wasmPageSize) && len(errs) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("%d guests live after %s", m.MemoryBytes()/wasmPageSize, time.Since(started))
+
+	// The host stays responsive while the guests spin: a stop-the-world
+	// phase (ReadMemStats) ends, a collection reaches mark termination
+	// (NumGC counts it), and another module serves a call. runtime.GC
+	// itself is not waited for, because in Go 1.26 it then sweeps every
+	// span with a Gosched after each (runtime/mgc.go), which queues behind
+	// the spinning guests until they time out.
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	collections := stats.NumGC
+	go runtime.GC()
+	for polls := 0; stats.NumGC == collections && polls < 30_000; polls++ {
+		time.Sleep(time.Millisecond)
+		runtime.ReadMemStats(&stats)
+	}
+	assert.Greater(t, stats.NumGC, collections, "garbage collections finished")
+	out, err := echo.Invoke(context.Background(), Input{Payload: []byte("still here")})
+	require.NoError(t, err)
+	assert.Equal(t, "still here", string(out.Stdout))
+	t.Logf("collection and echo call done after %s", time.Since(started))
+
+	for range guests {
+		assert.ErrorIs(t, <-errs, ErrTimeout)
+	}
+	assert.Less(t, time.Since(started), time.Minute, "time until every guest timed out")
+	assert.Zero(t, m.MemoryBytes(), "memory of finished calls")
+}
+
+func TestCommandCloseCutsOffRunningCall(t *testing.T) {
+	host, err := New(context.Background(), Config{})
+	require.NoError(t, err)
+	defer host.Close(context.Background())
+	m, err := host.Load(context.Background(), fixture(t, "endless_loop"), ModuleConfig{Name: "loop", Timeout: time.Hour})
+	require.NoError(t, err)
+	require.True(t, m.instrumented)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Invoke(context.Background(), Input{Payload: []byte("spin")})
+		done <- err
+	}()
+	for polls := 0; m.MemoryBytes() == 0 && polls < 10_000; polls++ {
+		time.Sleep(time.Millisecond)
+	}
+
+	// Close waits 50 ms for the call, then closes the runtime under it.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.NoError(t, m.Close(ctx))
+	select {
+	case err := <-done:
+		assert.NoError(t, err, "a call cut off by Close ends as if the guest exited with code 0")
+	case <-time.After(time.Minute):
+		t.Fatal("the call under way did not end after Close")
+	}
 }

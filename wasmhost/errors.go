@@ -70,7 +70,7 @@ func classifyCallError(callCtx context.Context, err error) error {
 	switch code := exit.ExitCode(); {
 	case code == 0:
 		return nil
-	case code == sys.ExitCodeDeadlineExceeded && errors.Is(callCtx.Err(), context.DeadlineExceeded):
+	case code == sys.ExitCodeDeadlineExceeded && deadlinePassed(callCtx):
 		return ErrTimeout
 	case code == sys.ExitCodeContextCanceled && errors.Is(callCtx.Err(), context.Canceled):
 		return fmt.Errorf("wasm call canceled: %w", callCtx.Err())

@@ -28,6 +28,10 @@ type Host struct {
 	cache  wazero.CompilationCache
 	logger *slog.Logger
 
+	// instrument is instrumentInterrupt. Tests replace it to exercise the
+	// fallback for modules that it rejects.
+	instrument func(wasm []byte) ([]byte, error)
+
 	mu      sync.Mutex
 	modules map[*Module]struct{}
 	closed  bool
@@ -51,7 +55,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Host{cache: cache, logger: logger, modules: map[*Module]struct{}{}}, nil
+	return &Host{cache: cache, logger: logger, instrument: instrumentInterrupt, modules: map[*Module]struct{}{}}, nil
 }
 
 // Close closes every module still loaded, waiting for their calls as
@@ -82,15 +86,20 @@ func (h *Host) Close(ctx context.Context) error {
 
 // runtimeConfig returns the wazero configuration of one module's runtime.
 //
-// TODO: WithCloseOnContextDone makes every loop iteration of a guest call
-// into the Go runtime, about 20 times the cost of a short iteration (see
-// BenchmarkGuestLoop). instrumentInterrupt is far cheaper but is not used
-// yet, because its doc comment names a deadlock it must first avoid.
-func (h *Host) runtimeConfig(memoryLimitPages uint32) wazero.RuntimeConfig {
+// An instrumented module ends its own calls at the timeout (see
+// instrumentInterrupt), so it runs without WithCloseOnContextDone, which
+// makes every loop iteration call into the Go runtime and costs over 20
+// times a short iteration (BenchmarkGuestLoop). closeOnContextDone is the
+// fallback for a module that the instrumentation rejects.
+//
+// Neither mechanism needs a free P, a host-wide limit on running guests or
+// a raised GOMAXPROCS: both enter Go code from every loop, directly or
+// every checkInterval iterations, where the goroutine can be preempted.
+func (h *Host) runtimeConfig(memoryLimitPages uint32, closeOnContextDone bool) wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
 		WithMemoryLimitPages(memoryLimitPages).
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(closeOnContextDone)
 }
 
 func (h *Host) track(m *Module) error {

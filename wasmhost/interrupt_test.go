@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 func TestInstrumentInterruptKeepsModulesValid(t *testing.T) {
@@ -28,12 +30,17 @@ func TestInstrumentInterruptKeepsModulesValid(t *testing.T) {
 			instrumented, err := instrumentInterrupt(wasm)
 			require.NoError(t, err)
 
-			info, err := inspectModule(instrumented)
+			before, err := inspectModule(wasm)
 			require.NoError(t, err)
-			assert.Equal(t, byte(externGlobal), info.exports[interruptExport])
+			after, err := inspectModule(instrumented)
+			require.NoError(t, err)
+			assert.Equal(t, before.exports, after.exports)
+			want := append(before.imports, importEntry{module: interruptModuleName, name: interruptFunctionName, kind: externFunc})
+			assert.Equal(t, want, after.imports)
 
 			// Compiling a Go module takes tens of seconds under -race, so
-			// only the hand-written ones are validated by wazero.
+			// only the hand-written ones are validated by wazero here. Load
+			// compiles the instrumented Go modules in TestMain.
 			if _, isGo := map[string]bool{"threshold-alert.wasm": true, "dew-point.wasm": true, "moving-average.wasm": true}[name]; isGo {
 				return
 			}
@@ -44,34 +51,80 @@ func TestInstrumentInterruptKeepsModulesValid(t *testing.T) {
 	}
 }
 
-func TestInstrumentInterruptStopsLoop(t *testing.T) {
+// newInterruptRuntime returns a runtime without WithCloseOnContextDone in
+// which instrumented modules can be instantiated.
+func newInterruptRuntime(t *testing.T) wazero.Runtime {
+	t.Helper()
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	require.NoError(t, instantiateInterruptModule(ctx, rt))
+	return rt
+}
 
+func TestInstrumentInterruptRenumbersFunctions(t *testing.T) {
+	ctx := context.Background()
+	run := func(rt wazero.Runtime, wasm []byte) uint32 {
+		t.Helper()
+		double := func(x uint32) uint32 { return 2 * x }
+		_, err := rt.NewHostModuleBuilder("env").NewFunctionBuilder().WithFunc(double).Export("double").Instantiate(ctx)
+		require.NoError(t, err)
+		guest, err := rt.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithName(""))
+		require.NoError(t, err)
+		results, err := guest.ExportedFunction("run").Call(ctx, 1)
+		require.NoError(t, err)
+		return api.DecodeU32(results[0])
+	}
+	plain := wazero.NewRuntime(ctx)
+	defer plain.Close(ctx)
+	original := fixture(t, "renumber")
+	instrumented, err := instrumentInterrupt(original)
+	require.NoError(t, err)
+
+	// ((2*1)*3+7)*3, plus 100 because the start function ran.
+	assert.Equal(t, uint32(139), run(plain, original))
+	assert.Equal(t, uint32(139), run(newInterruptRuntime(t), instrumented))
+}
+
+func TestInstrumentInterruptStopsLoop(t *testing.T) {
 	instrumented, err := instrumentInterrupt(fixture(t, "spin"))
 	require.NoError(t, err)
-	guest, err := rt.InstantiateWithConfig(ctx, instrumented, wazero.NewModuleConfig().WithName(""))
+	rt := newInterruptRuntime(t)
+	newSpin := func() api.Function {
+		t.Helper()
+		guest, err := rt.InstantiateWithConfig(context.Background(), instrumented, wazero.NewModuleConfig().WithName(""))
+		require.NoError(t, err)
+		return guest.ExportedFunction("spin")
+	}
+
+	// Far more iterations than checkInterval leave the result alone:
+	// 0+1+…+(n-1).
+	const n = 10 * checkInterval
+	results, err := newSpin().Call(context.Background(), n)
 	require.NoError(t, err)
+	assert.Equal(t, uint64(n*(n-1)/2), results[0])
 
-	// Unset, the check leaves the result alone: 0+1+…+9 = 45.
-	results, err := guest.ExportedFunction("spin").Call(ctx, 10)
-	require.NoError(t, err)
-	assert.Equal(t, uint64(45), results[0])
+	tests := []struct {
+		name     string
+		cancel   bool
+		wantCode uint32
+	}{
+		{"deadline", false, sys.ExitCodeDeadlineExceeded},
+		{"canceled", true, sys.ExitCodeContextCanceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if tt.cancel {
+				ctx, cancel = context.WithCancel(context.Background())
+				time.AfterFunc(50*time.Millisecond, cancel)
+			}
+			_, err := newSpin().Call(ctx, api.EncodeI64(-1)) // 2^64-1 iterations
 
-	global := guest.ExportedGlobal(interruptExport).(api.MutableGlobal)
-	done := make(chan error, 1)
-	go func() {
-		_, err := guest.ExportedFunction("spin").Call(ctx, api.EncodeI64(-1)) // 2^64-1 iterations
-		done <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	global.Set(1)
-
-	select {
-	case err := <-done:
-		assert.ErrorContains(t, err, "unreachable")
-	case <-time.After(10 * time.Second):
-		t.Fatal("the interrupted loop did not stop")
+			var exit *sys.ExitError
+			require.True(t, errors.As(err, &exit), "error %v is a *sys.ExitError", err)
+			assert.Equal(t, tt.wantCode, exit.ExitCode())
+		})
 	}
 }

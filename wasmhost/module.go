@@ -45,9 +45,12 @@ type Module struct {
 	kind     Kind
 	runtime  wazero.Runtime
 	compiled wazero.CompiledModule
-	logger   *slog.Logger // host events
-	guestLog *slog.Logger // hybridd.log messages, written to cfg.Log
-	stderr   *lockedWriter
+	// instrumented is false for a module that instrumentInterrupt rejected,
+	// which then runs with WithCloseOnContextDone.
+	instrumented bool
+	logger       *slog.Logger // host events
+	guestLog     *slog.Logger // hybridd.log messages, written to cfg.Log
+	stderr       *lockedWriter
 
 	memory memoryCounter
 	denied atomic.Uint64
@@ -96,7 +99,8 @@ func (h *Host) Load(ctx context.Context, wasm []byte, cfg ModuleConfig) (_ *Modu
 		stderr: &lockedWriter{w: cfg.Log},
 	}
 	m.guestLog = slog.New(slog.NewTextHandler(m.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m.runtime = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(pages))
+	wasm = m.instrument(wasm)
+	m.runtime = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(pages, !m.instrumented))
 	defer func() {
 		if retErr != nil {
 			_ = m.runtime.Close(ctx)
@@ -126,6 +130,19 @@ func (h *Host) Load(ctx context.Context, wasm []byte, cfg ModuleConfig) (_ *Modu
 	return m, nil
 }
 
+// instrument returns wasm with the timeout checks of instrumentInterrupt and
+// sets m.instrumented. If the instrumentation fails, it logs why and
+// returns wasm unchanged, to run with WithCloseOnContextDone.
+func (m *Module) instrument(wasm []byte) []byte {
+	instrumented, err := m.host.instrument(wasm)
+	if err != nil {
+		m.logger.Warn("wasm module not instrumented, so loops run slower under WithCloseOnContextDone", "error", err)
+		return wasm
+	}
+	m.instrumented = true
+	return instrumented
+}
+
 // kind detects a command or a reactor from the exports.
 func (info *moduleInfo) kind() (Kind, error) {
 	if kind, ok := info.exports["_start"]; ok && kind == externFunc {
@@ -145,6 +162,11 @@ func (m *Module) instantiateImports(ctx context.Context) error {
 	}
 	if err := m.instantiateHostModule(ctx); err != nil {
 		return fmt.Errorf("instantiate host module %q for module %q: %w", hostModuleName, m.cfg.Name, err)
+	}
+	if m.instrumented {
+		if err := instantiateInterruptModule(ctx, m.runtime); err != nil {
+			return fmt.Errorf("module %q: %w", m.cfg.Name, err)
+		}
 	}
 	return nil
 }
@@ -180,14 +202,15 @@ func (m *Module) exportedNames(module string) []string {
 
 // baseModuleConfig is the sandbox every instance starts from: no files, no
 // sockets, clocks and crypto/rand enabled, and the configured environment.
-func (m *Module) baseModuleConfig() wazero.ModuleConfig {
+// Guest sleeps go through sleeper, so that they end with the call.
+func (m *Module) baseModuleConfig(sleeper *sleeper) wazero.ModuleConfig {
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous, so that instances can run side by side
 		WithArgs(m.cfg.Name).
 		WithStderr(m.stderr).
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
+		WithNanosleep(sleeper.sleep).
 		WithRandSource(rand.Reader).
 		WithStartFunctions()
 

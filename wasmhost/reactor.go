@@ -14,6 +14,7 @@ type instance struct {
 	guest     api.Module
 	onMessage api.Function
 	stdout    *limitedBuffer
+	sleeper   *sleeper
 	stack     []uint64 // parameters and result of hybridd_on_message
 }
 
@@ -39,7 +40,7 @@ func (m *Module) startPool(ctx context.Context) (retErr error) {
 		}
 		instances = append(instances, inst)
 	}
-	if err := m.checkABIVersion(ctx, instances[0].guest); err != nil {
+	if err := m.checkABIVersion(ctx, instances[0]); err != nil {
 		return err
 	}
 	m.instances = newFIFOPool(instances)
@@ -70,7 +71,8 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	initCtx = experimental.WithMemoryAllocator(initCtx, &m.memory)
 
 	stdout := &limitedBuffer{limit: MaxOutputBytes}
-	guest, err := m.runtime.InstantiateModule(initCtx, m.compiled, m.baseModuleConfig().WithStdout(stdout))
+	sleeper := &sleeper{ctx: initCtx}
+	guest, err := m.runtime.InstantiateModule(initCtx, m.compiled, m.baseModuleConfig(sleeper).WithStdout(stdout))
 	if err != nil {
 		return nil, fmt.Errorf("instantiate reactor %q: %w", m.cfg.Name, classifyCallError(initCtx, err))
 	}
@@ -82,18 +84,19 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		}
 	}
 	onMessage := guest.ExportedFunction(exportOnMessage)
-	return &instance{guest: guest, onMessage: onMessage, stdout: stdout, stack: make([]uint64, 2)}, nil
+	return &instance{guest: guest, onMessage: onMessage, stdout: stdout, sleeper: sleeper, stack: make([]uint64, 2)}, nil
 }
 
 // checkABIVersion calls hybridd_abi_version once, on the first instance.
-func (m *Module) checkABIVersion(ctx context.Context, guest api.Module) error {
-	version := guest.ExportedFunction(exportABIVersion)
+func (m *Module) checkABIVersion(ctx context.Context, inst *instance) error {
+	version := inst.guest.ExportedFunction(exportABIVersion)
 	if version == nil {
 		return fmt.Errorf("reactor %q does not export %s: build it with the hybridd SDK or export the function as docs/abi.md describes", m.cfg.Name, exportABIVersion)
 	}
 
 	callCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
+	inst.sleeper.ctx = callCtx
 	results, err := version.Call(callCtx)
 	if err != nil {
 		return fmt.Errorf("call %s of reactor %q: %w", exportABIVersion, m.cfg.Name, classifyCallError(callCtx, err))
@@ -144,6 +147,7 @@ func (m *Module) callOnMessage(ctx context.Context, inst *instance, in Input) (O
 	defer cancel()
 	state := &callState{input: in, budget: MaxOutputBytes}
 	callCtx = withCallState(callCtx, state)
+	inst.sleeper.ctx = callCtx
 
 	inst.stdout.reset()
 	inst.stack[0] = api.EncodeU32(uint32(len(in.Topic)))
