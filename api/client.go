@@ -59,7 +59,7 @@ func (c *Client) Apply(ctx context.Context, files []File) (ApplyResponse, error)
 	return resp, err
 }
 
-// Plan asks what a deploy of the files would decide.
+// Plan returns what a deploy of the files would decide.
 func (c *Client) Plan(ctx context.Context, files []File) (PlanResponse, error) {
 	var resp PlanResponse
 	err := c.do(ctx, http.MethodPost, "/v1/plan", ApplyRequest{Files: files}, &resp)
@@ -124,8 +124,8 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-// send performs a request and turns a non-2xx answer into an error holding
-// the daemon's message.
+// send performs a request and turns a non-2xx response into an error
+// carrying the daemon's message.
 func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
 	var reader io.Reader
 	if body != nil {
@@ -154,7 +154,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	defer resp.Body.Close()
 	var e ErrorResponse
 	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || e.Error == "" {
-		return nil, fmt.Errorf("daemon answered %s", resp.Status)
+		return nil, fmt.Errorf("daemon responded %s", resp.Status)
 	}
 	return nil, errors.New(e.Error)
 }

@@ -66,7 +66,7 @@ func Listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve answers requests on l until Shutdown.
+// Serve handles requests on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
 	err := s.http.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
@@ -108,7 +108,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
 }
 
 // parse decodes the manifest files of a request. A bad manifest is the
-// client's error, answered with 400 and the parser's positioned message.
+// client's error: the response is 400 with the parser's positioned message.
 func (s *Server) parse(w http.ResponseWriter, r *http.Request) ([]manifest.Workload, bool) {
 	var req ApplyRequest
 	if !decode(w, r, &req) {

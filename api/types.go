@@ -46,7 +46,7 @@ type RemoveRequest struct {
 	Names []string `json:"names"`
 }
 
-// ErrorResponse is the body of every non-2xx answer.
+// ErrorResponse is the body of every non-2xx response.
 type ErrorResponse struct {
 	Error string `json:"error"`
 }

@@ -19,8 +19,13 @@ import (
 // written here because autopaho's file queue (v0.23.0) orders entries by
 // file modification time, which reorders messages queued within the same
 // clock tick. Entries are named by a sequence number instead; each is
-// written to a temporary file, synced and renamed, so a crash leaves whole
-// entries only.
+// written to a temporary file and renamed, so a crash of the process leaves
+// whole entries only.
+//
+// NOTE: entries are not fsynced: a sync per message cut relay throughput
+// about eightfold on the benchmark machine. A power loss may therefore lose
+// the newest entries, which the broker cannot redeliver, since their
+// triggers were acknowledged.
 type fileQueue struct {
 	dir string
 
@@ -99,7 +104,7 @@ func (q *fileQueue) Enqueue(p io.Reader) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	seq := q.next
-	if err := writeFileSynced(q.path(seq), data); err != nil {
+	if err := writeFileAtomic(q.path(seq), data); err != nil {
 		return err
 	}
 	q.next++
@@ -166,21 +171,9 @@ func (e *fileEntry) Quarantine() error {
 	return e.q.drop(e.seq, strings.TrimSuffix(e.q.path(e.seq), entrySuffix)+quarantineSuffix)
 }
 
-func writeFileSynced(path string, data []byte) error {
+func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

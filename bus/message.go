@@ -32,7 +32,7 @@ type Message struct {
 	delivery *delivery
 }
 
-// Done tells the client that one handler has finished with a received
+// Done reports to the client that one handler has finished with a received
 // message. With Config.AckAfterHandling, a QoS 1 or 2 message is
 // acknowledged once every handler it was delivered to called Done; each
 // handler calls it exactly once, also when it drops the message. For other

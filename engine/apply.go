@@ -238,7 +238,7 @@ func (e *Engine) stopLocked(ctx context.Context, name string, release bool) {
 	}
 }
 
-// Remove stops the named workloads and forgets them. An unknown name fails
+// Remove stops the named workloads and deletes them from the desired state. An unknown name fails
 // the whole call before anything is removed.
 func (e *Engine) Remove(ctx context.Context, names []string) error {
 	e.mu.Lock()

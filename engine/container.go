@@ -19,7 +19,7 @@ import (
 )
 
 // pingTimeout bounds the containerd check made for each decision, so that
-// a deploy answers quickly while containerd hangs.
+// a deploy returns quickly while containerd hangs.
 const pingTimeout = 2 * time.Second
 
 // sigkillExitCode is the exit code of a process ended by SIGKILL (128+9),
@@ -70,7 +70,7 @@ func NewContainers(cfg ContainersConfig) *Containers {
 // Address returns containerd's socket path.
 func (c *Containers) Address() string { return c.cfg.Address }
 
-// Ping returns nil when containerd answers, connecting first when needed.
+// Ping returns nil when containerd responds, connecting first when needed.
 func (c *Containers) Ping(ctx context.Context) error {
 	_, err := c.connect(ctx)
 	return err
@@ -117,7 +117,7 @@ func (c *Containers) Close() {
 	}
 }
 
-// Inspect tells wasm artifacts from container images, for the selector.
+// Inspect classifies an artifact as wasm or container image, for the selector.
 func (c *Containers) Inspect(ref string) (selector.ArtifactKind, error) {
 	return archiveInspector{}.Inspect(ref)
 }
@@ -195,7 +195,7 @@ func envList(env map[string]string) []string {
 	return list
 }
 
-// container is what function and service containers have in common.
+// container is the part of the function and service APIs that runners share.
 type container interface {
 	Status() oci.Status
 	MemoryUsage(ctx context.Context) (uint64, error)

@@ -1,8 +1,8 @@
 // Package engine is hybridd's reconciler. The desired state is the set of
-// applied workloads, stored in the state dir; the current state is what runs
-// in wazero and containerd. Apply and Remove change the desired state and act
-// at once; a loop retries what could not run yet (containerd down, budget
-// full, a failed start) and observes memory usage.
+// applied workloads, stored in the state dir. The current state is what
+// runs in wazero and containerd. Apply and Remove change the desired state
+// and act at once. A loop retries what could not run yet (containerd down,
+// budget full, a failed start) and observes memory usage.
 package engine
 
 import (
@@ -120,7 +120,7 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// Kick asks the loop for a pass now, e.g. after containerd came back.
+// Kick requests a pass of the loop now, e.g. after containerd came back.
 func (e *Engine) Kick() {
 	select {
 	case e.kick <- struct{}{}:

@@ -113,9 +113,9 @@ func (inst *instance) start(ctx context.Context) (retErr error) {
 }
 
 // enqueue runs on the MQTT client's delivery goroutine, so it only hands
-// the message to the queue and never publishes. It blocks while the queue
-// of a QoS 1 or 2 message is full (see QueueCapacity); the client keeps
-// reading acknowledgements and pings meanwhile, on its own goroutine.
+// the message to the queue and never publishes. For a QoS 1 or 2 message
+// it blocks while the queue is full (see QueueCapacity). The client keeps
+// reading acknowledgements and pings meanwhile, on another goroutine.
 func (inst *instance) enqueue(msg bus.Message) {
 	if msg.QoS == 0 && inst.queue.Offer(msg) {
 		return

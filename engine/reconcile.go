@@ -134,9 +134,9 @@ func (e *Engine) Plan(ctx context.Context, workloads []manifest.Workload) []Plan
 }
 
 // Plan decides each workload against a budget and a containerd connection
-// (nil for none), without changing either. Fits tells whether the workload
+// (nil for none), without changing either. Fits reports whether the workload
 // alone fits the free budget, counting its current reservation when it
-// replaces one; entries that fit alone but not together say so.
+// replaces one. Entries that fit alone but not together say so.
 func Plan(ctx context.Context, workloads []manifest.Workload, acct *budget.Accountant, containers *Containers) []PlanEntry {
 	entries := make([]PlanEntry, 0, len(workloads))
 	var requests []budget.Request

@@ -22,8 +22,8 @@ type input struct {
 	Payload []byte
 }
 
-// output is what one invocation produced: raw stdout, whose lines go to the
-// output topic, and messages a reactor published itself.
+// output is the result of one invocation: raw stdout, whose lines go to
+// the output topic, and the messages a reactor published itself.
 type output struct {
 	Stdout    []byte
 	Published []published

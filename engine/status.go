@@ -2,7 +2,7 @@ package engine
 
 import "time"
 
-// State is where a workload stands in the reconcile loop.
+// State is the phase of a workload in the reconcile loop.
 type State string
 
 const (
@@ -15,7 +15,7 @@ const (
 	StateFailed State = "failed"
 )
 
-// Change says what a deploy did to one workload.
+// Change is the effect of a deploy on one workload.
 type Change string
 
 const (
@@ -44,7 +44,7 @@ type Status struct {
 	Container *ContainerState `json:"container,omitempty"`
 }
 
-// ContainerState is what containerd's events told about a container.
+// ContainerState is a container's state as containerd's events report it.
 type ContainerState struct {
 	Running      bool `json:"running"`
 	Restarts     int  `json:"restarts"`
@@ -64,7 +64,7 @@ func (s Status) Reason() string {
 	return ""
 }
 
-// PlanEntry is what `hybridd plan` prints for one workload.
+// PlanEntry is the decision `hybridd plan` prints for one workload.
 type PlanEntry struct {
 	Name    string   `json:"name"`
 	Runtime string   `json:"runtime"`

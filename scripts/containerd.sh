@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops a private containerd whose config, root, state and socket
 # all live under DIR, so it never touches a system containerd.
-#   containerd.sh start DIR   prints the socket path once containerd answers
+#   containerd.sh start DIR   prints the socket path once containerd responds
 #   containerd.sh stop DIR    stops it, its shims, and removes DIR
 set -euo pipefail
 
@@ -46,7 +46,7 @@ CONFIG
 		fi
 		sleep 0.1
 	done
-	echo "containerd did not answer on $sock within 10s; its log:" >&2
+	echo "containerd did not respond on $sock within 10s; its log:" >&2
 	tail -n 20 "$dir/containerd.log" >&2
 	exit 1
 }

@@ -27,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# free_port prints a loopback TCP port nobody listens on.
+# free_port prints a loopback TCP port with no listener.
 free_port() {
 	local port
 	while :; do
@@ -44,7 +44,7 @@ METRICS_PORT=$(free_port)
 SOCKET=$WORK/hybridd.sock
 export HYBRIDD_SOCKET=$SOCKET
 
-# Containers: use the containerd at CONTAINERD_ADDRESS when it answers,
+# Containers: use the containerd at CONTAINERD_ADDRESS when it responds,
 # otherwise start a private one (as root) for the length of the demo.
 CONTAINERD=${CONTAINERD_ADDRESS:-}
 if [ -n "$CONTAINERD" ] && timeout -s KILL 5 ctr --address "$CONTAINERD" version >/dev/null 2>&1; then

@@ -69,7 +69,7 @@ func plan(ctx context.Context, opts planOptions, paths []string) (api.PlanRespon
 	return planLocally(ctx, opts, paths)
 }
 
-// planLocally reads the host's facts itself when no daemon answers.
+// planLocally reads the host's facts itself when no daemon responds.
 func planLocally(ctx context.Context, opts planOptions, paths []string) (api.PlanResponse, error) {
 	workloads, err := manifest.ParseFiles(paths...)
 	if err != nil {

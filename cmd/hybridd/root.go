@@ -8,7 +8,7 @@ import (
 	"github.com/hybridd/hybridd/api"
 )
 
-// defaultSocket is where the daemon listens unless --socket or HYBRIDD_SOCKET says otherwise.
+// defaultSocket is the daemon socket used unless --socket or HYBRIDD_SOCKET sets another.
 const defaultSocket = "/run/hybridd/hybridd.sock"
 
 func newRootCommand() *cobra.Command {
