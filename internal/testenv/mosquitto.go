@@ -70,7 +70,11 @@ func StartMosquitto(t testing.TB) *Mosquitto {
 		logPath: filepath.Join(dir, "mosquitto.log"),
 	}
 	_, port, _ := net.SplitHostPort(m.Addr)
-	conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type all\n", port)
+	// max_queued_messages 0 lifts mosquitto's default limit of 1000
+	// messages queued per client beyond those in flight. hybridd
+	// acknowledges a message only after handling it, so a burst waits at
+	// the broker, and the default limit would drop its tail.
+	conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nlog_dest stderr\nlog_type all\n", port)
 	if err := os.WriteFile(m.config, []byte(conf), 0o600); err != nil {
 		t.Fatalf("write mosquitto config: %v", err)
 	}
