@@ -17,7 +17,7 @@ func (m *Module) invokeCommand(ctx context.Context, in Input) (Output, error) {
 	}
 	defer m.commandSlots.put(token)
 
-	callCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	callCtx, cancel := m.callContext(ctx)
 	defer cancel()
 	state := &callState{input: in, budget: MaxOutputBytes}
 	callCtx = withCallState(experimental.WithMemoryAllocator(callCtx, &m.memory), state)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	goruntime "runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,24 @@ type Module struct {
 	commandSlots *fifoPool[struct{}]
 	instances    *fifoPool[*instance] // a nil item is a slot to refill
 	closed       atomic.Bool
+
+	// calls is held for reading by every Invoke, so that Close can wait
+	// for the calls under way before it closes the runtime under them.
+	calls sync.RWMutex
+	// closing is cancelled by Close to cut off the calls still under way.
+	closing   context.Context
+	stopCalls context.CancelFunc
+}
+
+// callContext returns the context of one guest call: ctx bounded by the
+// module's timeout, and cancelled when Close cuts off running calls.
+func (m *Module) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	callCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	stop := context.AfterFunc(m.closing, cancel)
+	return callCtx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // Load compiles a module and prepares it to run. For a reactor it creates
@@ -98,6 +117,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte, cfg ModuleConfig) (_ *Modu
 		logger: h.logger.With("workload", cfg.Name, "runtime", "wasm"),
 		stderr: &lockedWriter{w: cfg.Log},
 	}
+	m.closing, m.stopCalls = context.WithCancel(context.Background())
 	m.guestLog = slog.New(slog.NewTextHandler(m.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	wasm = m.instrument(wasm)
 	m.runtime = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(pages, !m.instrumented))
@@ -242,6 +262,8 @@ func (m *Module) Denied() uint64 { return m.denied.Load() }
 // The error is an *ExitError, a *TrapError, ErrTimeout, ErrOutputLimit or
 // ErrClosed, wrapped with the module name, or ctx's error.
 func (m *Module) Invoke(ctx context.Context, in Input) (Output, error) {
+	m.calls.RLock()
+	defer m.calls.RUnlock()
 	if m.closed.Load() {
 		return Output{}, fmt.Errorf("module %q: %w", m.cfg.Name, ErrClosed)
 	}
@@ -255,6 +277,9 @@ func (m *Module) Invoke(ctx context.Context, in Input) (Output, error) {
 	} else {
 		out, err = m.invokeReactor(ctx, in)
 	}
+	if err != nil && m.closing.Err() != nil {
+		err = ErrClosed // Close cut the call off.
+	}
 	if err != nil {
 		out.Published = nil
 		return out, fmt.Errorf("module %q: %w", m.cfg.Name, err)
@@ -264,12 +289,17 @@ func (m *Module) Invoke(ctx context.Context, in Input) (Output, error) {
 
 // Close stops new calls, waits until the calls under way end or ctx is
 // done, and releases the module's instances and runtime. Calls still running
-// when ctx ends are cut off. Calling it again does nothing.
+// when ctx ends are cut off with ErrClosed, and Close waits for them to
+// return before it closes the runtime, which must not happen under a
+// running call. Calling it again does nothing.
 func (m *Module) Close(ctx context.Context) error {
 	if m.closed.Swap(true) {
 		return nil
 	}
 	m.stopPool(ctx)
+	m.stopCalls()
+	m.calls.Lock() // Cut-off calls return at their next check.
+	m.calls.Unlock()
 	m.host.untrack(m)
 
 	if err := m.runtime.Close(ctx); err != nil {

@@ -66,7 +66,7 @@ func (m *Module) stopPool(ctx context.Context) {
 // newInstance instantiates the reactor and runs its _initialize export, if
 // any, under the module's timeout.
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
-	initCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	initCtx, cancel := m.callContext(ctx)
 	defer cancel()
 	initCtx = experimental.WithMemoryAllocator(initCtx, &m.memory)
 
@@ -94,7 +94,7 @@ func (m *Module) checkABIVersion(ctx context.Context, inst *instance) error {
 		return fmt.Errorf("reactor %q does not export %s: build it with the hybridd SDK or export the function as docs/abi.md describes", m.cfg.Name, exportABIVersion)
 	}
 
-	callCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	callCtx, cancel := m.callContext(ctx)
 	defer cancel()
 	inst.sleeper.ctx = callCtx
 	results, err := version.Call(callCtx)
@@ -143,7 +143,7 @@ func (m *Module) invokeReactor(ctx context.Context, in Input) (Output, error) {
 // callOnMessage calls hybridd_on_message and returns its status. A non-nil
 // error means the instance is no longer usable.
 func (m *Module) callOnMessage(ctx context.Context, inst *instance, in Input) (Output, uint32, error) {
-	callCtx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	callCtx, cancel := m.callContext(ctx)
 	defer cancel()
 	state := &callState{input: in, budget: MaxOutputBytes}
 	callCtx = withCallState(callCtx, state)
