@@ -93,8 +93,10 @@ func TestCommandErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// 8 pages leave the grow fixture no room for 16 more.
-			m := load(t, tt.fixture, ModuleConfig{MemoryLimit: 8 * wasmPageSize})
+			// 8 pages leave the grow fixture no room for 16 more. The
+			// timeout only bounds a broken run: a stack overflow takes
+			// well under a second alone, but seconds on a loaded machine.
+			m := load(t, tt.fixture, ModuleConfig{MemoryLimit: 8 * wasmPageSize, Timeout: time.Minute})
 			_, err := m.Invoke(context.Background(), Input{Topic: "t"})
 			require.Error(t, err)
 			tt.check(t, err)
