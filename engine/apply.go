@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hybridd/hybridd/budget"
 	"github.com/hybridd/hybridd/manifest"
@@ -134,11 +135,13 @@ func (e *Engine) admitLocked(ctx context.Context, changes []*change) (restore fu
 			continue
 		}
 		name := c.rec.Workload.Name
+		begin := time.Now()
 		run, err := e.factories[c.decision.Runtime].start(ctx, c.rec, c.decision, e.logbookLocked(name))
 		if err != nil {
 			return nil, fmt.Errorf("%s: start %s runtime: %w", name, c.decision.Runtime, err)
 		}
 		c.runner = run
+		e.cfg.Metrics.ObserveColdStart(string(c.decision.Runtime), time.Since(begin))
 	}
 	return undo, nil
 }
@@ -189,7 +192,7 @@ func (e *Engine) commitLocked(ctx context.Context, changes []*change) error {
 			e.waiting[name] = &waitState{
 				runtime: c.decision.Runtime, state: StatePending, reasons: c.decision.Reasons,
 			}
-			e.logbookLocked(name).Printf("pending: %s", strings.Join(c.decision.Reasons, " "))
+			e.logbookLocked(name).Printf("pending: %s", strings.Join(c.decision.Reasons, "; "))
 			continue
 		}
 		e.runLocked(ctx, c.rec, c.decision, c.runner)
@@ -220,7 +223,7 @@ func (e *Engine) runLocked(ctx context.Context, rec *record, d selector.Decision
 	}
 	delete(e.waiting, name)
 	e.running[name] = inst
-	book.Printf("running on %s (%s): %s", d.Runtime, run.Kind(), strings.Join(d.Reasons, " "))
+	book.Printf("running on %s (%s): %s", d.Runtime, run.Kind(), strings.Join(d.Reasons, "; "))
 	e.logger.Info("workload running", "workload", name, "runtime", d.Runtime, "kind", run.Kind())
 }
 

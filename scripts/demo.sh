@@ -105,6 +105,7 @@ grep '^alerts/' "$WORK/bus.txt" >"$WORK/alerts.txt" || true
 echo
 echo "== alerts received: $(wc -l <"$WORK/alerts.txt") (readings with co2 above 1000 in the file: $EXPECTED); the first five:"
 head -n 5 "$WORK/alerts.txt"
+RECEIVED=$(wc -l <"$WORK/alerts.txt")
 if grep -q '^counts/' "$WORK/bus.txt"; then
 	echo
 	echo "== the last count published by the alert-counter container:"
@@ -120,3 +121,10 @@ echo "== hybridd_ lines of /metrics"
 curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics" | grep '^hybridd_' | grep -v '_bucket{'
 
 echo
+
+if [ "$RECEIVED" -ne "$EXPECTED" ]; then
+	echo "== FAILED: received $RECEIVED alerts, expected $EXPECTED; hybridd's log:" >&2
+	tail -n 30 "$WORK/hybridd.log" >&2
+	exit 1
+fi
+echo "== done: $RECEIVED alerts, as computed from the data set"

@@ -19,7 +19,7 @@ func newDeployCommand() *cobra.Command {
 		Long: `Send manifest files to the daemon. Each workload is created, replaced when
 its spec or artifact changed, or left unchanged. The deploy is all or nothing:
 when one workload is invalid or does not fit the memory budget, none is applied.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsBetween(1, -1, "manifest file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files, err := api.ReadFiles(args)
 			if err != nil {

@@ -10,7 +10,7 @@ func newLogsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
 		Short: "Print a workload's log: guest stderr, container output and hybridd's events",
-		Args:  cobra.ExactArgs(1),
+		Args:  argsBetween(1, 1, "workload name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(socket).Logs(cmd.Context(), args[0], follow, cmd.OutOrStdout())
 		},

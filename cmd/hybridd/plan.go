@@ -33,7 +33,7 @@ chooses and why, the memory admission would reserve, and whether it fits the
 budget. With a running daemon (found through --socket or HYBRIDD_SOCKET) the
 daemon's facts and budget are used; otherwise this host is read directly, and
 the output says so.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: argsBetween(1, -1, "manifest file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.format != "table" && opts.format != "json" {
 				return fmt.Errorf("invalid output format %q (use table or json)", opts.format)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ type publishOptions struct {
 	csvFile string
 	device  string
 	rate    float64
+	connect time.Duration
 }
 
 func newPublishCommand() *cobra.Command {
@@ -36,7 +38,7 @@ timestamp or datetime becomes "ts", and --device adds a "device" key. A
 "{device}" level in TOPIC is replaced by --device.`,
 		Example: `  hybridd publish --mqtt-url mqtt://127.0.0.1:1883 sensors/office-1/telemetry '{"co2":1200}'
   hybridd publish --mqtt-url mqtt://127.0.0.1:1883 --csv datatest.txt --device office-1 --rate 100 'sensors/{device}/telemetry'`,
-		Args: cobra.RangeArgs(1, 2),
+		Args: argsBetween(1, 2, "topic"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPublish(cmd, opts, args)
 		},
@@ -48,6 +50,7 @@ timestamp or datetime becomes "ts", and --device adds a "device" key. A
 	f.StringVar(&opts.csvFile, "csv", "", "CSV file to replay, one message per row")
 	f.StringVar(&opts.device, "device", "", `device name written as "device" in each CSV row and into "{device}" in TOPIC`)
 	f.Float64Var(&opts.rate, "rate", 0, "messages per second in CSV mode; 0 sends as fast as the broker accepts")
+	f.DurationVar(&opts.connect, "connect-timeout", 10*time.Second, "how long to wait for the broker to accept the connection")
 	return cmd
 }
 
@@ -121,8 +124,11 @@ func publishAll(cmd *cobra.Command, opts publishOptions, topic string, next func
 		return err
 	}
 	defer client.Close(ctx)
-	if err := client.AwaitConnection(ctx); err != nil {
-		return fmt.Errorf("connect to %s: %w", opts.mqttURL, err)
+	connectCtx, cancel := context.WithTimeout(ctx, opts.connect)
+	defer cancel()
+	if err := client.AwaitConnection(connectCtx); err != nil {
+		return fmt.Errorf("no MQTT broker accepted the connection at %s within %s (start one, or pass --mqtt-url): %w",
+			opts.mqttURL, opts.connect, err)
 	}
 
 	var tick <-chan time.Time

@@ -12,7 +12,7 @@ func newRmCommand() *cobra.Command {
 		Use:   "rm NAME...",
 		Short: "Stop and remove workloads",
 		Long:  "Stop the named workloads, release their memory and forget them. An unknown name removes nothing.",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  argsBetween(1, -1, "workload name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := newClient(socket).Remove(cmd.Context(), args); err != nil {
 				return err
