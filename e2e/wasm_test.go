@@ -95,9 +95,15 @@ func checkCO2Alerts(t *testing.T, d *daemon) {
 	}
 	require.Len(t, expected, 595, "the data set's count of readings with co2 above 1000")
 
-	sub := testenv.StartSub(t, d.mqttAddr, "alerts/#", len(expected)+1, 240*time.Second)
+	sub := testenv.StartSub(t, d.mqttAddr, "alerts/#", len(expected), 240*time.Second)
 	publishLines(t, d.mqttAddr, "sensors/office-1/telemetry", lines)
 	messages := sub.Wait()
+
+	// No alert beyond the expected ones: once co2-alert has handled every
+	// reading, its alert topic received exactly that many messages.
+	extra := testenv.StartSub(t, d.mqttAddr, "alerts/#", 1, 2*time.Second)
+	waitForMetric(t, d, `hybridd_invocations_total{outcome="success",runtime="wasm",workload="co2-alert"} 2665`)
+	assert.Empty(t, extra.Wait(), "alerts after the expected ones")
 
 	var got []alert
 	for _, m := range messages {
@@ -129,25 +135,7 @@ func TestDeployReplayAlertsEmbeddedBroker(t *testing.T) {
 func TestDeployReplayAlertsMosquitto(t *testing.T) {
 	broker := testenv.StartMosquitto(t)
 	d := startDaemon(t, daemonOptions{MQTTURL: broker.URL()})
-	module := filepath.Join(repoRoot, "examples/wasm-sensors/bin/threshold-alert.wasm")
-	manifest := writeManifest(t, t.TempDir(), "co2.yaml", fmt.Sprintf(`apiVersion: hybridd/v1
-kind: Workload
-metadata:
-  name: co2-alert
-spec:
-  wasm:
-    module: %s
-  trigger:
-    mqtt:
-      topic: sensors/{device}/telemetry
-  output:
-    topic: alerts/{device}/co2
-  env:
-    FIELD: co2
-    ABOVE: "1000"
-  resources:
-    memory: 64Mi
-`, module))
+	manifest := thresholdManifest(t, t.TempDir(), "co2-alert", "co2", "1000")
 	d.mustRun("deploy", manifest)
 	checkCO2Alerts(t, d)
 }
@@ -163,26 +151,8 @@ func TestDeployTwiceIsUnchanged(t *testing.T) {
 func TestChangedSpecReplacesWorkload(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	dir := t.TempDir()
-	module := filepath.Join(repoRoot, "examples/wasm-sensors/bin/threshold-alert.wasm")
 	manifest := func(above string) string {
-		return writeManifest(t, dir, "m.yaml", fmt.Sprintf(`apiVersion: hybridd/v1
-kind: Workload
-metadata:
-  name: alert
-spec:
-  wasm:
-    module: %s
-  trigger:
-    mqtt:
-      topic: sensors/{device}/telemetry
-  output:
-    topic: alerts/{device}/temperature
-  env:
-    FIELD: temperature
-    ABOVE: %q
-  resources:
-    memory: 64Mi
-`, module, above))
+		return thresholdManifest(t, dir, "alert", "temperature", above)
 	}
 	out := d.mustRun("deploy", manifest("20"))
 	assert.Regexp(t, `(?m)^alert\s+wasm\s+created running`, out)
@@ -195,4 +165,41 @@ spec:
 	messages := sub.Wait()
 	require.Len(t, messages, 1, "only the reading above the new threshold alerts")
 	assert.Equal(t, `alerts/lab/temperature {"device":"lab","ts":"t2","field":"temperature","value":31,"above":30}`, messages[0])
+}
+
+// thresholdManifest writes a manifest of one threshold-alert workload: an
+// alert on alerts/{device}/FIELD for each reading whose FIELD is above.
+func thresholdManifest(t testing.TB, dir, name, field, above string) string {
+	t.Helper()
+	module := filepath.Join(repoRoot, "examples/wasm-sensors/bin/threshold-alert.wasm")
+	return writeManifest(t, dir, name+".yaml", fmt.Sprintf(`apiVersion: hybridd/v1
+kind: Workload
+metadata:
+  name: %s
+spec:
+  wasm:
+    module: %s
+  trigger:
+    mqtt:
+      topic: sensors/{device}/telemetry
+  output:
+    topic: alerts/{device}/%s
+  env:
+    FIELD: %s
+    ABOVE: %q
+  resources:
+    memory: 64Mi
+`, name, module, field, field, above))
+}
+
+// waitForMetric polls /metrics until it contains line, for up to two minutes.
+func waitForMetric(t testing.TB, d *daemon, line string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(d.scrape(), line) {
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never contained %q", line)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

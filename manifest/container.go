@@ -144,21 +144,8 @@ func (d *decoder) capabilities(c *fields) []string {
 	if !ok {
 		return nil
 	}
-	items, ok := d.list(v, field)
-	if !ok {
-		return nil
-	}
 	var out []string
-	for i, item := range items {
-		itemField := index(field, i)
-		iv, ok := d.resolve(item, itemField)
-		if !ok {
-			continue
-		}
-		s, ok := d.str(iv, itemField)
-		if !ok {
-			continue
-		}
+	d.eachString(v, field, func(iv value, itemField, s string) {
 		capName := canonicalCapability(s)
 		switch {
 		case !knownCapability(capName):
@@ -168,7 +155,7 @@ func (d *decoder) capabilities(c *fields) []string {
 		default:
 			out = append(out, capName)
 		}
-	}
+	})
 	return out
 }
 
@@ -179,27 +166,17 @@ func (d *decoder) ports(c *fields) []int {
 	if !ok {
 		return nil
 	}
-	items, ok := d.list(v, field)
-	if !ok {
-		return nil
-	}
 	var out []int
-	for i, item := range items {
-		itemField := index(field, i)
-		iv, ok := d.resolve(item, itemField)
-		if !ok {
-			continue
-		}
+	d.eachItem(v, field, func(iv value, itemField string) {
 		port, ok := d.integer(iv, itemField, 1, 65535)
-		if !ok {
-			continue
-		}
-		if slices.Contains(out, int(port)) {
+		switch {
+		case !ok:
+		case slices.Contains(out, int(port)):
 			d.errorf(iv.at, itemField, "port %d is listed twice (remove one)", port)
-			continue
+		default:
+			out = append(out, int(port))
 		}
-		out = append(out, int(port))
-	}
+	})
 	return out
 }
 
@@ -210,27 +187,14 @@ func (d *decoder) absolutePaths(c *fields, key, example string) []string {
 	if !ok {
 		return nil
 	}
-	items, ok := d.list(v, field)
-	if !ok {
-		return nil
-	}
 	var out []string
-	for i, item := range items {
-		itemField := index(field, i)
-		iv, ok := d.resolve(item, itemField)
-		if !ok {
-			continue
-		}
-		s, ok := d.str(iv, itemField)
-		if !ok {
-			continue
-		}
+	d.eachString(v, field, func(iv value, itemField, s string) {
 		if !filepath.IsAbs(s) {
 			d.errorf(iv.at, itemField, "path %q is not absolute (use a path such as %s)", s, example)
-			continue
+			return
 		}
 		out = append(out, filepath.Clean(s))
-	}
+	})
 	return out
 }
 

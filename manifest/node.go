@@ -188,26 +188,46 @@ func (d *decoder) list(v value, field string) ([]ast.Node, bool) {
 	return seq.Values, true
 }
 
+// eachItem calls fn with each item of the list at field that resolves,
+// recording errors for the others. It returns false when v is not a list.
+func (d *decoder) eachItem(v value, field string, fn func(iv value, itemField string)) bool {
+	items, ok := d.list(v, field)
+	if !ok {
+		return false
+	}
+	for i, item := range items {
+		itemField := index(field, i)
+		if iv, ok := d.resolve(item, itemField); ok {
+			fn(iv, itemField)
+		}
+	}
+	return true
+}
+
+// eachString calls fn with each item of the list at field that is a string.
+// It returns the number of items and false when v is not a list.
+func (d *decoder) eachString(v value, field string, fn func(iv value, itemField, s string)) (int, bool) {
+	count := 0
+	ok := d.eachItem(v, field, func(iv value, itemField string) {
+		count++
+		if s, ok := d.str(iv, itemField); ok {
+			fn(iv, itemField, s)
+		}
+	})
+	return count, ok
+}
+
 // stringList reads a list of strings. It returns ok=false when any item was
 // wrong, after recording an error for each.
 func (d *decoder) stringList(v value, field string) ([]string, bool) {
-	items, ok := d.list(v, field)
+	var out []string
+	count, ok := d.eachString(v, field, func(_ value, _ string, s string) {
+		out = append(out, s)
+	})
 	if !ok {
 		return nil, false
 	}
-	out := make([]string, 0, len(items))
-	for i, item := range items {
-		itemField := index(field, i)
-		iv, ok := d.resolve(item, itemField)
-		if !ok {
-			continue
-		}
-		s, ok := d.str(iv, itemField)
-		if ok {
-			out = append(out, s)
-		}
-	}
-	return out, len(out) == len(items)
+	return out, len(out) == count
 }
 
 // child returns the path of key below field.
