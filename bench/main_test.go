@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,7 +128,7 @@ type daemon struct {
 	mqttURL    string
 	metricsURL string
 	cmd        *exec.Cmd
-	log        lockedBuffer // the daemon's stdout and stderr
+	log        testenv.SyncBuffer // the daemon's stdout and stderr
 	done       chan error
 }
 
@@ -335,29 +334,4 @@ func cpuSeconds(b testing.TB, pid int) float64 {
 	}
 	const clockTicks = 100 // USER_HZ on Linux
 	return (utime + stime) / clockTicks
-}
-
-// lockedBuffer collects a child process's output, which exec writes from
-// its own goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Reset()
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
