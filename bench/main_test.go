@@ -141,7 +141,7 @@ type daemonOptions struct {
 	StateDir string
 }
 
-// startDaemon starts hybridd serve and waits until its socket answers. The
+// startDaemon starts hybridd serve and waits until its socket responds. The
 // daemon is stopped when the benchmark ends.
 func startDaemon(b testing.TB, opts daemonOptions) *daemon {
 	b.Helper()

@@ -56,7 +56,7 @@ func (c *Client) PublishWait(ctx context.Context, m Message) error {
 		return fmt.Errorf("publish to topic %q: %w", m.Topic, err)
 	}
 	if resp != nil && resp.ReasonCode >= 0x80 {
-		return fmt.Errorf("publish to topic %q: broker answered reason code 0x%02x", m.Topic, resp.ReasonCode)
+		return fmt.Errorf("publish to topic %q: broker returned reason code 0x%02x", m.Topic, resp.ReasonCode)
 	}
 	c.outbox.sent.Add(1)
 	return nil

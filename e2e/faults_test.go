@@ -29,7 +29,7 @@ func assembleWAT(t testing.TB, dir, name string) string {
 }
 
 // TestFaultyGuestKeepsHostServing sends a loop, a trap and a non-zero exit
-// between good messages; each good message still gets its answer, in order.
+// between good messages; each good message still gets its output, in order.
 func TestFaultyGuestKeepsHostServing(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	dir := t.TempDir()

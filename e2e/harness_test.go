@@ -121,7 +121,7 @@ type daemonOptions struct {
 }
 
 // startDaemon runs hybridd serve on private paths and free loopback ports
-// and waits until its socket answers. It is stopped when the test ends.
+// and waits until its socket responds. It is stopped when the test ends.
 func startDaemon(t testing.TB, opts daemonOptions) *daemon {
 	t.Helper()
 	dir := t.TempDir()

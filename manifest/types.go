@@ -14,7 +14,7 @@ const (
 	KindWorkload = "Workload"
 )
 
-// Runtime names the runtime a workload asks for.
+// Runtime names the runtime a workload requests.
 type Runtime string
 
 const (
@@ -23,7 +23,7 @@ const (
 	RuntimeContainer Runtime = "container"
 )
 
-// ContainerMode says how a container workload handles messages.
+// ContainerMode selects how a container workload handles messages.
 type ContainerMode string
 
 const (
@@ -34,7 +34,7 @@ const (
 	ModeService ContainerMode = "service"
 )
 
-// RestartPolicy says what happens when a service container exits.
+// RestartPolicy selects what happens when a service container exits.
 type RestartPolicy string
 
 const (

@@ -83,9 +83,9 @@ type Client struct {
 	eventsDone chan struct{}
 }
 
-// Connect dials containerd at cfg.Address and checks that it answers
+// Connect dials containerd at cfg.Address and checks that it responds
 // within cfg.DialTimeout. It fails fast, with an error naming the address,
-// when the socket is missing or containerd does not answer. The returned
+// when the socket is missing or containerd does not respond. The returned
 // Client watches containerd's task events until Close.
 func Connect(ctx context.Context, cfg Config) (_ *Client, retErr error) {
 	if cfg.Address == "" {
@@ -151,7 +151,7 @@ func socketPath(address string) (string, bool) {
 	return address, true
 }
 
-// Ping checks that containerd answers within the dial timeout.
+// Ping checks that containerd responds within the dial timeout.
 func (c *Client) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()

@@ -82,7 +82,7 @@ func (c *Client) importArchive(ctx context.Context, ref, path string, progress i
 		return nil, fmt.Errorf("image %s: %w", ref, err)
 	}
 	if info.Kind == ociarchive.KindWasm {
-		return nil, fmt.Errorf("image %s holds a wasm artifact, not a container image: run it with the wasm runtime: %w", ref, errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("image %s contains a wasm artifact, not a container image: run it with the wasm runtime: %w", ref, errdefs.ErrInvalidArgument)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -106,7 +106,7 @@ func (c *Client) importArchive(ctx context.Context, ref, path string, progress i
 		}
 	}
 	if chosen == nil {
-		return nil, fmt.Errorf("image %s: archive holds no image: %w", ref, errdefs.ErrNotFound)
+		return nil, fmt.Errorf("image %s: archive contains no image: %w", ref, errdefs.ErrNotFound)
 	}
 	fmt.Fprintf(progress, "imported %s (%s)\n", chosen.Name, chosen.Target.Digest)
 	return containerd.NewImageWithPlatform(c.ctr, *chosen, platforms.Default()), nil

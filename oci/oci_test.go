@@ -470,7 +470,7 @@ func testImageErrors(t *testing.T, e *env) {
 	wasmTar := filepath.Join(t.TempDir(), "mod.tar")
 	require.NoError(t, ociarchive.BuildWasm(wasmTar, wasm))
 	_, err = e.client.EnsureImage(ctx, oci.ArchivePrefix+wasmTar, nil)
-	assert.ErrorContains(t, err, "holds a wasm artifact")
+	assert.ErrorContains(t, err, "contains a wasm artifact")
 
 	_, err = e.client.StartFunction(ctx, oci.ContainerSpec{Name: "no-image", Image: "hybridd.local/absent:1", Command: []string{"x"}})
 	assert.ErrorIs(t, err, errdefs.ErrNotFound)

@@ -5,7 +5,7 @@
 // Build packs static binaries into a container image and BuildWasm packs a
 // WebAssembly module into a wasm artifact, both without Docker or a
 // registry and byte for byte reproducible for the same inputs and Go
-// toolchain. Inspect tells the two kinds apart and ReadWasm returns the
+// toolchain. Inspect distinguishes the two kinds and ReadWasm returns the
 // module of a wasm artifact.
 package ociarchive
 

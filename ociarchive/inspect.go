@@ -16,7 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Kind is what an archive holds.
+// Kind is the kind of image an archive contains.
 type Kind string
 
 const (
@@ -37,7 +37,7 @@ type Info struct {
 	ConfigMediaType string
 	LayerMediaTypes []string
 	// Platform is "os/arch[/variant]" from the index or the image config,
-	// empty when neither says.
+	// empty when neither sets it.
 	Platform string
 }
 

@@ -229,7 +229,7 @@ func TestInspectErrors(t *testing.T) {
 	container := filepath.Join(t.TempDir(), "c.tar")
 	require.NoError(t, Build(container, Image{Files: []File{{Source: bin, Dest: "/app"}}}))
 	_, err = ReadWasm(container)
-	assert.ErrorContains(t, err, "holds a container image, not a wasm artifact")
+	assert.ErrorContains(t, err, "contains a container image, not a wasm artifact")
 }
 
 func writeTar(t *testing.T, path string, files map[string]string) {

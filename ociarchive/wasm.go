@@ -34,7 +34,7 @@ type wasmConfig struct {
 // BuildWasm writes a wasm artifact archive to path holding the module in
 // wasmFile as its single application/wasm layer. The image is named after
 // the archive's file name, as in Build. Only core modules are accepted
-// (the config says os "wasip1"); components are rejected.
+// (the config names os "wasip1"); components are rejected.
 func BuildWasm(path string, wasmFile string) error {
 	module, err := os.ReadFile(wasmFile)
 	if err != nil {
@@ -107,7 +107,7 @@ func ReadWasm(path string) ([]byte, error) {
 		return nil, err
 	}
 	if info.Kind != KindWasm {
-		return nil, fmt.Errorf("archive %s holds a container image, not a wasm artifact: run it with runtime container", path)
+		return nil, fmt.Errorf("archive %s contains a container image, not a wasm artifact: run it with runtime container", path)
 	}
 	var layer *v1.Descriptor
 	for i := range a.manifest.Layers {

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// levelKind is what one level of a filter or template is.
+// levelKind is the kind of one level of a filter or template.
 type levelKind int
 
 const (
