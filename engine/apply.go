@@ -58,6 +58,7 @@ func (e *Engine) Apply(ctx context.Context, workloads []manifest.Workload) ([]St
 func (e *Engine) prepareLocked(ctx context.Context, workloads []manifest.Workload) ([]*change, error) {
 	var errs []error
 	changes := make([]*change, 0, len(workloads))
+	host := &hostFacts{containers: e.cfg.Containers}
 	for _, w := range workloads {
 		rec, err := e.store.newRecord(w)
 		if err != nil {
@@ -74,7 +75,7 @@ func (e *Engine) prepareLocked(ctx context.Context, workloads []manifest.Workloa
 		if c.kind != ChangeUnchanged {
 			// The decision reads the files the manifest named, so that its
 			// reasons name them too; the runner then loads the copies.
-			c.decision = e.decideLocked(ctx, w)
+			c.decision = decide(ctx, w, e.cfg.Budget, host)
 			c.decision.Artifact = copiedArtifact(w.Spec, rec.Workload.Spec, c.decision.Artifact)
 			if c.decision.Err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", w.Name, c.decision.Err))

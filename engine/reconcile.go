@@ -16,31 +16,49 @@ import (
 // maxBackoff caps the wait between start attempts of a failed workload.
 const maxBackoff = time.Minute
 
-// decideLocked runs the selector with the host's current facts.
-func (e *Engine) decideLocked(ctx context.Context, w manifest.Workload) selector.Decision {
-	return decide(ctx, w, e.cfg.Budget, e.cfg.Containers)
+// hostFacts are the facts the selector needs that do not depend on the
+// workload. They are probed at most once per deploy, plan or reconcile
+// pass, because a containerd that is down costs a connect timeout per probe.
+type hostFacts struct {
+	containers *Containers
+	probed     bool
+	address    string
+	err        error
+	inspector  selector.ArtifactInspector
 }
 
-// decide runs the selector with the facts of a budget and a containerd
-// connection (nil when the host runs without one). The free budget counts
-// the workload's own reservation, since a replacement only needs the
-// difference.
-func decide(ctx context.Context, w manifest.Workload, acct *budget.Accountant, containers *Containers) selector.Decision {
+// get probes containerd on the first call and returns the same facts after.
+func (h *hostFacts) get(ctx context.Context) *hostFacts {
+	if h.probed {
+		return h
+	}
+	h.probed = true
+	if h.containers == nil {
+		// The address stays empty, so the reason does not name a socket.
+		h.err = errors.New("container workloads are disabled because the containerd address is empty (set --containerd-address to containerd's socket)")
+		h.inspector = archiveInspector{}
+		return h
+	}
+	h.address = h.containers.Address()
+	h.err = h.containers.Ping(ctx)
+	h.inspector = h.containers
+	return h
+}
+
+// decide runs the selector with the facts of a budget and the host. The
+// free budget counts the workload's own reservation, since a replacement
+// only needs the difference.
+func decide(ctx context.Context, w manifest.Workload, acct *budget.Accountant, host *hostFacts) selector.Decision {
 	facts := selector.Facts{BudgetFree: acct.Free()}
 	for _, h := range acct.Snapshot().Holders {
 		if h.Name == w.Name {
 			facts.BudgetFree += h.Reserved
 		}
 	}
-	if containers != nil {
-		facts.ContainerdAddress = containers.Address()
-		facts.ContainerdErr = containers.Ping(ctx)
-		facts.Inspector = containers
-	} else {
-		// The address stays empty, so the reason does not name a socket.
-		facts.ContainerdErr = errors.New("container workloads are disabled because the containerd address is empty (set --containerd-address to containerd's socket)")
-		facts.Inspector = archiveInspector{}
-	}
+	probed := host.get(ctx)
+	facts.ContainerdAddress = probed.address
+	facts.ContainerdErr = probed.err
+	facts.Inspector = probed.inspector
 	return selector.Decide(w, facts)
 }
 
@@ -54,6 +72,7 @@ func (e *Engine) Reconcile(ctx context.Context) { e.reconcile(ctx) }
 func (e *Engine) reconcile(ctx context.Context) {
 	e.mu.Lock()
 	now := time.Now()
+	host := &hostFacts{containers: e.cfg.Containers}
 	// Sorted, so that admission after a restart is the same every time.
 	for _, name := range slices.Sorted(maps.Keys(e.desired)) {
 		rec := e.desired[name]
@@ -64,7 +83,7 @@ func (e *Engine) reconcile(ctx context.Context) {
 		if w != nil && now.Before(w.next) {
 			continue
 		}
-		e.tryStartLocked(ctx, rec)
+		e.tryStartLocked(ctx, rec, host)
 	}
 	running := make(map[string]*instance, len(e.running))
 	for name, inst := range e.running {
@@ -79,9 +98,9 @@ func (e *Engine) reconcile(ctx context.Context) {
 }
 
 // tryStartLocked decides, admits and starts one desired workload.
-func (e *Engine) tryStartLocked(ctx context.Context, rec *record) {
+func (e *Engine) tryStartLocked(ctx context.Context, rec *record, host *hostFacts) {
 	name := rec.Workload.Name
-	d := e.decideLocked(ctx, rec.Workload)
+	d := decide(ctx, rec.Workload, e.cfg.Budget, host)
 	if d.Err != nil {
 		e.failLocked(name, d, d.Err)
 		return
@@ -140,8 +159,9 @@ func (e *Engine) Plan(ctx context.Context, workloads []manifest.Workload) []Plan
 func Plan(ctx context.Context, workloads []manifest.Workload, acct *budget.Accountant, containers *Containers) []PlanEntry {
 	entries := make([]PlanEntry, 0, len(workloads))
 	var requests []budget.Request
+	host := &hostFacts{containers: containers}
 	for _, w := range workloads {
-		d := decide(ctx, w, acct, containers)
+		d := decide(ctx, w, acct, host)
 		entry := PlanEntry{
 			Name: w.Name, Runtime: string(d.Runtime), Pending: d.Pending,
 			Reasons: d.Reasons, Memory: d.Memory,
